@@ -1,18 +1,30 @@
-// Package server is the Worker's HTTP API (DESIGN.md "Worker HTTP API").
+// Package server is the Worker's HTTP API (v1): JSON in and out, errors as RFC 9457
+// problem details, every impersonation audited before a token leaves.
+//
+// Handlers parse, call and encode; the rules live in the packages they call (identity,
+// audit, bareid), and errors become responses only in problem.Write.
 package server
 
 import (
 	"database/sql"
+	_ "embed"
+	"errors"
 	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/actas-dev/actas/worker/audit"
+	"github.com/actas-dev/actas/worker/bareid"
+	"github.com/actas-dev/actas/worker/config"
+	"github.com/actas-dev/actas/worker/identity"
+	"github.com/actas-dev/actas/worker/problem"
 )
 
 // Doer sends one outbound HTTP request. In workerd it is backed by the Fetch API
 // (github.com/syumai/workers/cloudflare/fetch); natively by an *http.Client in tests.
-type Doer interface {
-	Do(*http.Request) (*http.Response, error)
-}
+type Doer = bareid.Doer
 
 // Deps is everything the Worker needs from its platform.
 type Deps struct {
@@ -23,12 +35,117 @@ type Deps struct {
 	Now    func() time.Time         // nil means time.Now
 }
 
-// New returns the Worker's HTTP handler.
+//go:embed openapi.json
+var openAPI []byte
+
+// maxRequestBody bounds every request body the API reads.
+const maxRequestBody = 16 << 10
+
+type server struct {
+	cfg   *config.Config
+	auth  identity.Authenticator
+	store *audit.Store
+	upstr *bareid.Client
+	log   *logger
+	now   func() time.Time
+}
+
+// New reads the configuration once and returns the Worker's HTTP handler. A bad
+// configuration does not stop the Worker from answering: every API request then gets a
+// 500 problem naming the offending variables, and the health check stays up.
 func New(d Deps) http.Handler {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = io.Discard
+	}
+	lg := &logger{w: d.Log, now: now}
+	cfg, err := config.Load(d.Getenv)
+	if err != nil {
+		return misconfigured(err, lg)
+	}
+	s := &server{
+		cfg:   cfg,
+		auth:  identity.Chain{identity.APIKeys(cfg.APIKeys)},
+		store: audit.NewStore(d.DB),
+		upstr: bareid.New(cfg.BareID, cfg.DevLoopback, d.HTTP, now),
+		log:   lg,
+		now:   now,
+	}
+	return s.routes()
+}
+
+func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`)
+	mux.HandleFunc("GET /healthz", health)
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+	mux.Handle("POST /v1/impersonations", s.api(s.authed(s.createImpersonation)))
+	mux.Handle("GET /v1/clients", s.api(s.authed(s.listClients)))
+	mux.Handle("GET /v1/me", s.api(s.authed(s.me)))
+	mux.Handle("OPTIONS /v1/", s.api(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusNoContent) // CORS preflight; headers set by api
+		return nil
+	}))
+	mux.Handle("/", s.api(func(w http.ResponseWriter, r *http.Request) error {
+		return notFoundOrMethod(w, mux, r)
+	}))
+	return s.log.middleware(mux)
+}
+
+func health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openAPI)
+}
+
+// notFoundOrMethod tells an unknown path (404) from a known path with another method
+// (405 with Allow), which the mux's catch-all would otherwise hide.
+func notFoundOrMethod(w http.ResponseWriter, mux *http.ServeMux, r *http.Request) error {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		return problem.New(problem.NotFound, "No such resource.")
+	}
+	allow := strings.Join(allowed, ", ")
+	w.Header().Set("Allow", allow)
+	return problem.New(problem.MethodNotAllowed, "Use "+allow+".")
+}
+
+// misconfigured answers every request but the health check with a 500 problem that
+// names the offending variables (never their values), and logs the problem once.
+func misconfigured(err error, lg *logger) http.Handler {
+	var names []string
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		names = ce.Variables()
+	}
+	var once sync.Once
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", health)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { lg.event("config-invalid", err) })
+		detail := "The Worker's configuration is invalid; see the Worker's log."
+		if len(names) > 0 {
+			detail = "The Worker's configuration is invalid; an operator must fix: " + strings.Join(names, ", ") + "."
+		}
+		pe := problem.Wrap(problem.ConfigurationInvalid, detail, err)
+		pe.Extra = map[string]any{"variables": names}
+		info(r).err = pe
+		problem.Write(w, pe, info(r).requestID)
 	})
-	return mux
+	return lg.middleware(mux)
 }

@@ -1,0 +1,131 @@
+package bareid
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// earlyExpiry is how long before its expiry a service token is replaced, so a token
+// never expires between being read from the cache and reaching Bare.ID.
+const earlyExpiry = 30 * time.Second
+
+// fallbackLifetime applies when the token endpoint omits expires_in (RFC 6749 §5.1
+// makes it optional): short enough that a revoked token is not reused for long.
+const fallbackLifetime = 60 * time.Second
+
+// tokenCache holds the service-account token and replaces it shortly before expiry.
+// Concurrent callers share one refresh: the mutex is held across the fetch.
+type tokenCache struct {
+	mu    sync.Mutex
+	tok   *oauth2.Token
+	fetch func(ctx context.Context) (*oauth2.Token, error)
+	now   func() time.Time
+}
+
+func (c *tokenCache) get(ctx context.Context) (*oauth2.Token, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tok != nil && c.now().Add(earlyExpiry).Before(c.tok.Expiry) {
+		return c.tok, nil
+	}
+	tok, err := c.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.tok = tok
+	return tok, nil
+}
+
+// invalidate drops stale if it is still the cached token (Bare.ID refused it), so the
+// next get fetches a fresh one; a token another caller already replaced is kept.
+func (c *tokenCache) invalidate(stale *oauth2.Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tok == stale {
+		c.tok = nil
+	}
+}
+
+// ctxTokenSource adapts the cache to oauth2.TokenSource for one request's context.
+type ctxTokenSource struct {
+	ctx   context.Context
+	cache *tokenCache
+}
+
+func (s ctxTokenSource) Token() (*oauth2.Token, error) { return s.cache.get(s.ctx) }
+
+// TokenSource returns an oauth2.TokenSource of the service-account token, bound to
+// ctx. It is safe for concurrent use; all sources of one Client share one cache.
+func (c *Client) TokenSource(ctx context.Context) oauth2.TokenSource {
+	return ctxTokenSource{ctx: ctx, cache: c.tokens}
+}
+
+// fetchToken runs the client-credentials grant (RFC 6749 §4.4) with
+// client_secret_basic authentication (§2.3.1: id and secret form-urlencoded first).
+func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, error) {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.TokenURL.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("bareid: token request: %w", err)
+	}
+	req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+
+	status, body, err := c.do(ctx, req)
+	if err != nil {
+		return nil, &Error{Op: "token", Err: err, Timeout: errors.Is(err, context.DeadlineExceeded)}
+	}
+	if status != http.StatusOK {
+		// RFC 6749 §5.2: keep the error code for the log, never the body.
+		var e struct {
+			Code string `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		return nil, &Error{Op: "token", Status: status, Err: &oauth2.RetrieveError{ErrorCode: safeCode(e.Code)}}
+	}
+	var tr struct {
+		AccessToken string          `json:"access_token"`
+		TokenType   string          `json:"token_type"`
+		ExpiresIn   json.RawMessage `json:"expires_in"`
+	}
+	if err := json.Unmarshal(body, &tr); err != nil || tr.AccessToken == "" {
+		return nil, &Error{Op: "token", Status: status, Malformed: true, Err: errors.New("token response without access_token")}
+	}
+	if !strings.EqualFold(tr.TokenType, "bearer") {
+		return nil, &Error{Op: "token", Status: status, Malformed: true, Err: errors.New("token_type is not Bearer")}
+	}
+	lifetime := fallbackLifetime
+	var secs float64
+	if len(tr.ExpiresIn) > 0 && json.Unmarshal(tr.ExpiresIn, &secs) == nil && secs > 0 {
+		lifetime = time.Duration(secs) * time.Second
+	}
+	return &oauth2.Token{
+		AccessToken: tr.AccessToken,
+		TokenType:   "Bearer",
+		Expiry:      c.now().Add(lifetime),
+	}, nil
+}
+
+// safeCode keeps an RFC 6749 error code only if it has the grammar of one (§5.2:
+// %x20-21 / %x23-5B / %x5D-7E), truncated, so nothing else from the body is logged.
+func safeCode(code string) string {
+	if len(code) > 64 {
+		code = code[:64]
+	}
+	for _, r := range code {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return "unrecognised"
+		}
+	}
+	return code
+}

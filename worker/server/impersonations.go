@@ -1,0 +1,261 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/actas-dev/actas/worker/audit"
+	"github.com/actas-dev/actas/worker/bareid"
+	"github.com/actas-dev/actas/worker/config"
+	"github.com/actas-dev/actas/worker/identity"
+	"github.com/actas-dev/actas/worker/problem"
+)
+
+// maxReasonLength bounds the stored reason (in characters).
+const maxReasonLength = 1000
+
+type impersonationRequest struct {
+	UserUUID string `json:"userUuid"`
+	ClientID string `json:"clientId"`
+	Reason   string `json:"reason"`
+}
+
+type impersonationResponse struct {
+	ID        string `json:"id"`
+	Token     string `json:"token"`
+	URL       string `json:"url"`
+	Method    string `json:"method"`
+	Field     string `json:"field"`
+	ExpiresAt string `json:"expiresAt"`
+	UserUUID  string `json:"userUuid"`
+	ClientID  string `json:"clientId"`
+}
+
+// createImpersonation is POST /v1/impersonations: authenticate (done), validate,
+// policy, audit "pending" (must succeed), mint, audit the outcome (must succeed), and
+// only then hand back the token.
+func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) error {
+	id := caller(r)
+	if !id.Can(identity.Impersonate) {
+		return problem.New(problem.Forbidden, "You may not impersonate users.")
+	}
+	req, err := decodeImpersonation(r)
+	if err != nil {
+		return err
+	}
+	if err := s.validate(&req); err != nil {
+		return err
+	}
+
+	rec := audit.Record{
+		ID:          newUUID(),
+		RequestedAt: s.now(),
+		Actor:       id.Actor,
+		ActorKind:   string(id.Kind),
+		TargetUser:  req.UserUUID,
+		ClientID:    req.ClientID,
+		Reason:      req.Reason,
+		RequestID:   info(r).requestID,
+		ClientIP:    r.Header.Get("CF-Connecting-IP"),
+		UserAgent:   r.UserAgent(),
+	}
+	if err := s.store.Begin(r.Context(), rec); err != nil {
+		return auditUnavailable(err)
+	}
+	ri := info(r)
+
+	if denial := s.policy(id, req); denial != nil {
+		ri.outcome = string(audit.Denied)
+		if err := s.complete(r.Context(), rec.ID, audit.Completion{Outcome: audit.Denied, Detail: denial.rule}); err != nil {
+			return err
+		}
+		return denial.err
+	}
+
+	imp, mintErr := s.upstr.Mint(r.Context(), req.UserUUID, req.ClientID)
+	if mintErr != nil {
+		pe, status := upstreamProblem(mintErr)
+		ri.outcome = string(audit.Failed)
+		if err := s.complete(r.Context(), rec.ID, audit.Completion{Outcome: audit.Failed, Detail: string(pe.Kind), UpstreamStatus: status}); err != nil {
+			return err
+		}
+		return pe
+	}
+	if err := s.complete(r.Context(), rec.ID, audit.Completion{
+		Outcome: audit.Issued, UpstreamStatus: http.StatusOK, ExpiresAt: imp.ExpiresAt,
+	}); err != nil {
+		return err // the token is dropped: no token without its audit row
+	}
+	ri.outcome = string(audit.Issued)
+
+	w.Header().Set("Location", "/v1/impersonations/"+rec.ID)
+	return writeJSON(w, http.StatusCreated, impersonationResponse{
+		ID:        rec.ID,
+		Token:     imp.Token,
+		URL:       imp.URL.String(),
+		Method:    http.MethodPost,
+		Field:     "token",
+		ExpiresAt: imp.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
+		UserUUID:  req.UserUUID,
+		ClientID:  req.ClientID,
+	})
+}
+
+func (s *server) complete(ctx context.Context, id string, c audit.Completion) error {
+	c.CompletedAt = s.now()
+	if err := s.store.Complete(ctx, id, c); err != nil {
+		return auditUnavailable(err)
+	}
+	return nil
+}
+
+func auditUnavailable(err error) error {
+	return problem.Wrap(problem.AuditUnavailable, "The audit trail could not be written, so no impersonation was started. Try again later.", err)
+}
+
+func decodeImpersonation(r *http.Request) (impersonationRequest, error) {
+	var req impersonationRequest
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return req, problem.New(problem.UnsupportedMedia, "Send the body as application/json.")
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, problem.Wrap(problem.InvalidBody, "The body must be a JSON object with userUuid, clientId and reason (strings) and nothing else, at most 16 KiB.", err)
+	}
+	if dec.More() {
+		return req, problem.New(problem.InvalidBody, "The body must hold exactly one JSON object.")
+	}
+	return req, nil
+}
+
+// validate checks the request's shape and normalises it. What it rejects is bad input
+// (400) and is not audited; what policy refuses is.
+func (s *server) validate(req *impersonationRequest) error {
+	if !config.IsUUID(req.UserUUID) {
+		return problem.New(problem.InvalidUserID, "userUuid must be a UUID such as 3f2c1a9e-8d4b-4c6a-9f1e-2b7d5c8a0e41.")
+	}
+	req.UserUUID = strings.ToLower(req.UserUUID)
+	if _, ok := s.cfg.Client(req.ClientID); !ok {
+		return problem.New(problem.ClientNotAllowed, "clientId must be one of the applications GET /v1/clients lists.")
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	n := utf8.RuneCountInString(req.Reason)
+	switch {
+	case !utf8.ValidString(req.Reason):
+		return problem.New(problem.ReasonInvalid, "reason must be valid UTF-8 text.")
+	case s.cfg.ReasonRequired && n == 0:
+		return problem.New(problem.ReasonRequired, fmt.Sprintf("Give a reason (at least %d characters), such as a ticket id.", s.cfg.ReasonMinLength))
+	case s.cfg.ReasonRequired && n < s.cfg.ReasonMinLength:
+		return problem.New(problem.ReasonRequired, fmt.Sprintf("The reason must be at least %d characters long.", s.cfg.ReasonMinLength))
+	case n > maxReasonLength:
+		return problem.New(problem.ReasonInvalid, fmt.Sprintf("The reason must be at most %d characters long.", maxReasonLength))
+	case strings.ContainsFunc(req.Reason, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }):
+		return problem.New(problem.ReasonInvalid, "The reason may not contain control characters other than line breaks and tabs.")
+	}
+	return nil
+}
+
+type denial struct {
+	rule string
+	err  error
+}
+
+// policy decides whether this caller may impersonate this user in this application.
+// A protected user is refused exactly like a user Bare.ID does not know, so the answer
+// never reveals which users are protected or exist.
+func (s *server) policy(id identity.Identity, req impersonationRequest) *denial {
+	switch {
+	case s.cfg.ProtectedUsers[req.UserUUID]:
+		return &denial{"protected-user", userNotAllowed()}
+	case id.Subject != "" && strings.EqualFold(id.Subject, req.UserUUID):
+		return &denial{"self", problem.New(problem.UserNotAllowed, "You cannot impersonate yourself.")}
+	}
+	return nil
+}
+
+func userNotAllowed() *problem.Error {
+	return problem.New(problem.UserNotAllowed, "This user cannot be impersonated in this application.")
+}
+
+// upstreamProblem maps a failed mint to the caller's problem and the upstream status
+// for the audit row.
+func upstreamProblem(err error) (*problem.Error, int) {
+	var be *bareid.Error
+	if !errors.As(err, &be) {
+		return problem.Wrap(problem.UpstreamFailed, "Bare.ID could not be asked for a token.", err), 0
+	}
+	switch {
+	case be.Timeout:
+		return problem.Wrap(problem.UpstreamTimeout, "Bare.ID did not answer in time; nothing was started. Try again.", err), 0
+	case be.Status == 0:
+		return problem.Wrap(problem.UpstreamUnavailable, "Bare.ID could not be reached; nothing was started. Try again later.", err), 0
+	case be.Op == "mint" && be.Status == http.StatusNotFound:
+		// Bare.ID does not know the user (or the application): answered exactly as a
+		// protected user, see policy.
+		pe := userNotAllowed()
+		pe.Err = err
+		return pe, be.Status
+	case be.Op == "token":
+		return problem.Wrap(problem.UpstreamFailed, "Bare.ID refused the Worker's service account; an operator must check its credentials.", err), be.Status
+	case be.Status == http.StatusUnauthorized || be.Status == http.StatusForbidden:
+		return problem.Wrap(problem.UpstreamFailed, "Bare.ID refused the Worker's service account; an operator must check its impersonation role.", err), be.Status
+	default:
+		return problem.Wrap(problem.UpstreamFailed, "Bare.ID answered unexpectedly; nothing was started.", err), be.Status
+	}
+}
+
+// listClients is GET /v1/clients: the applications this caller may choose.
+func (s *server) listClients(w http.ResponseWriter, r *http.Request) error {
+	if !caller(r).Can(identity.Impersonate) {
+		return problem.New(problem.Forbidden, "You may not impersonate users.")
+	}
+	return writeJSON(w, http.StatusOK, s.cfg.Clients)
+}
+
+type meResponse struct {
+	Actor           string                `json:"actor"`
+	ActorKind       identity.Kind         `json:"actorKind"`
+	Permissions     []identity.Permission `json:"permissions"`
+	ReasonRequired  bool                  `json:"reasonRequired"`
+	ReasonMinLength int                   `json:"reasonMinLength,omitempty"`
+}
+
+// me is GET /v1/me: who the Worker thinks the caller is and what they may do.
+func (s *server) me(w http.ResponseWriter, r *http.Request) error {
+	id := caller(r)
+	resp := meResponse{
+		Actor:          id.Actor,
+		ActorKind:      id.Kind,
+		Permissions:    id.Permissions,
+		ReasonRequired: s.cfg.ReasonRequired,
+	}
+	if resp.Permissions == nil {
+		resp.Permissions = []identity.Permission{}
+	}
+	if s.cfg.ReasonRequired {
+		resp.ReasonMinLength = s.cfg.ReasonMinLength
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// newUUID returns a random (version 4) UUID, RFC 9562 §5.4.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}

@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/actas-dev/actas/worker/identity"
+	"github.com/actas-dev/actas/worker/problem"
+)
+
+// reqInfo is what one request's log line reports; handlers fill it in as they learn.
+type reqInfo struct {
+	requestID string
+	route     string
+	actor     string
+	outcome   string
+	err       error
+}
+
+type infoKey struct{}
+
+// info returns the request's log record (a throwaway one outside the middleware).
+func info(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+type identityKey struct{}
+
+func caller(r *http.Request) identity.Identity {
+	id, _ := r.Context().Value(identityKey{}).(identity.Identity)
+	return id
+}
+
+// newID returns 128 random bits as hex, for request ids.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// logger writes one JSON line per request. Nothing secret is ever passed to it: it
+// sees routes (not query strings), actors, outcomes and error texts, which the
+// packages build without tokens or secrets.
+type logger struct {
+	mu  sync.Mutex
+	w   io.Writer
+	now func() time.Time
+}
+
+type logLine struct {
+	Time       string  `json:"time"`
+	Level      string  `json:"level"`
+	Msg        string  `json:"msg"`
+	RequestID  string  `json:"requestId,omitempty"`
+	Method     string  `json:"method,omitempty"`
+	Route      string  `json:"route,omitempty"`
+	Status     int     `json:"status,omitempty"`
+	DurationMS float64 `json:"durationMs,omitempty"`
+	Actor      string  `json:"actor,omitempty"`
+	Outcome    string  `json:"outcome,omitempty"`
+	Problem    string  `json:"problem,omitempty"`
+	Error      string  `json:"error,omitempty"`
+}
+
+func (l *logger) write(line logLine) {
+	line.Time = l.now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(line)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = l.w.Write(append(b, '\n'))
+}
+
+// event logs something that is not a request, such as a configuration error.
+func (l *logger) event(msg string, err error) {
+	line := logLine{Level: "error", Msg: msg}
+	if err != nil {
+		line.Error = err.Error()
+	}
+	l.write(line)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// middleware gives each request an id and a log record, turns a panic into a 500
+// problem, and writes the request's log line.
+func (l *logger) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := l.now()
+		ri := &reqInfo{requestID: newID(), route: r.URL.Path}
+		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
+		rec := &statusRecorder{ResponseWriter: w}
+		rec.Header().Set("X-Request-Id", ri.requestID)
+		defer func() {
+			if v := recover(); v != nil {
+				ri.err = problem.Wrap(problem.Internal, "The request could not be completed.", errors.New("panic in handler"))
+				if rec.status == 0 {
+					problem.Write(rec, ri.err, ri.requestID)
+				}
+			}
+			line := logLine{
+				Level: "info", Msg: "request", RequestID: ri.requestID, Method: r.Method,
+				Route: ri.route, Status: rec.status, Actor: ri.actor, Outcome: ri.outcome,
+				DurationMS: float64(l.now().Sub(start).Microseconds()) / 1000,
+			}
+			if ri.err != nil {
+				pe := problem.From(ri.err)
+				line.Problem = string(pe.Kind)
+				if pe.Err != nil {
+					line.Error = pe.Err.Error()
+				}
+				if pe.Kind.Status() >= 500 {
+					line.Level = "error"
+				} else {
+					line.Level = "warn"
+				}
+			}
+			l.write(line)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// handlerFunc is an API handler: it writes a success response or returns an error
+// that api turns into a problem.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// api applies CORS and answers a returned error as problem JSON.
+func (s *server) api(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r)
+		if r.Pattern != "" && r.Pattern != "/" {
+			ri.route = r.Pattern
+		}
+		err := s.cors(w, r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			ri.err = err
+			problem.Write(w, err, ri.requestID)
+		}
+	})
+}
+
+// authed identifies the caller before h runs; the identity is in the context.
+func (s *server) authed(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := s.auth.Authenticate(r)
+		switch {
+		case errors.Is(err, identity.ErrNoCredentials):
+			return problem.New(problem.Unauthenticated, "Send credentials: Authorization: Bearer <API key>.")
+		case err != nil:
+			return problem.Wrap(problem.Unauthenticated, "The credentials were not accepted.", err)
+		}
+		info(r).actor = id.Actor
+		return h(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	}
+}
+
+// cors answers only configured origins, exactly: never "*", never a reflected
+// unknown Origin. A request from a browser origin that is not configured is refused
+// outright, so a page cannot drive the API with credentials it has obtained.
+func (s *server) cors(w http.ResponseWriter, r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if origin == "" {
+		return nil
+	}
+	if !s.cfg.AllowedOrigins[origin] {
+		return problem.New(problem.OriginNotAllowed, "This origin may not call the API.")
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", "Location, Retry-After, X-Request-Id")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
+		h.Set("Access-Control-Max-Age", "600")
+	}
+	return nil
+}
+
+// writeJSON answers v with status; API answers are never cached.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+	return nil
+}
