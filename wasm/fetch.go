@@ -1,0 +1,71 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"syscall/js"
+
+	"github.com/syumai/workers/cloudflare/fetch"
+)
+
+// fetchDoer sends outbound requests through the Workers Fetch API.
+//
+// It deliberately avoids fetch.Client.HTTPClient and net/http.Client: either links
+// net/http's default transport (HTTP/2, TLS) into the module, about 1.2 MB gzip, and
+// Go's own transport cannot open sockets inside workerd anyway.
+type fetchDoer struct{}
+
+// Redirects are returned, not followed: Bare.ID's token and impersonation-token
+// endpoints never redirect, and a redirect there is an upstream fault to report.
+var fetchInit = &fetch.RequestInit{Redirect: fetch.RedirectModeManual}
+
+type fetchResult struct {
+	res *http.Response
+	err error
+}
+
+// Do implements server.Doer. The Fetch API binding takes no AbortSignal, so the
+// request's context is honoured by waiting on it: when it ends first, Do returns its
+// error and the abandoned fetch dies with this request's Go instance.
+func (fetchDoer) Do(r *http.Request) (*http.Response, error) {
+	if r.Body == http.NoBody {
+		// The binding turns any non-nil body into a stream, and a GET or HEAD Request
+		// with a body throws in JavaScript.
+		r = r.Clone(r.Context())
+		r.Body = nil
+	}
+	done := make(chan fetchResult, 1) // buffered: the sender must never block after a timeout
+	go func() {
+		res, err := fetch.NewClient().Do(&fetch.Request{Request: r}, fetchInit)
+		if res != nil {
+			res.Request = r
+			fixNullBody(res)
+		}
+		done <- fetchResult{res, err}
+	}()
+	select {
+	case out := <-done:
+		if out.err != nil {
+			return nil, fmt.Errorf("wasm: fetch %s %s: %w", r.Method, r.URL.Redacted(), out.err)
+		}
+		return out.res, nil
+	case <-r.Context().Done():
+		return nil, fmt.Errorf("wasm: fetch %s %s: %w", r.Method, r.URL.Redacted(), r.Context().Err())
+	}
+}
+
+// rawBody is implemented by the binding's response body; it exposes the JavaScript
+// ReadableStream behind it.
+type rawBody interface{ GetRawJSBody() js.Value }
+
+// fixNullBody replaces a body whose JavaScript stream is null (204, 304, ...) with
+// http.NoBody: the binding's reader would panic calling getReader on null.
+func fixNullBody(res *http.Response) {
+	if b, ok := res.Body.(rawBody); ok {
+		if v := b.GetRawJSBody(); v.IsNull() || v.IsUndefined() {
+			res.Body = http.NoBody
+		}
+	}
+}
