@@ -89,7 +89,7 @@ func (c *Client) Mint(ctx context.Context, userUUID, clientID string) (*Imperson
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		tok, err := c.tokens.get(ctx)
+		tok, err := c.TokenSource(ctx).Token()
 		if err != nil {
 			return nil, err
 		}

@@ -91,7 +91,11 @@ func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, error) {
 			Code string `json:"error"`
 		}
 		_ = json.Unmarshal(body, &e)
-		return nil, &Error{Op: "token", Status: status, Err: &oauth2.RetrieveError{ErrorCode: safeCode(e.Code)}}
+		var codeErr error
+		if e.Code != "" {
+			codeErr = fmt.Errorf("error %q", safeCode(e.Code))
+		}
+		return nil, &Error{Op: "token", Status: status, Err: codeErr}
 	}
 	var tr struct {
 		AccessToken string          `json:"access_token"`

@@ -1,0 +1,160 @@
+package config_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/actas-dev/actas/worker/config"
+)
+
+const secret = "s3cr3t-value-that-must-never-appear"
+
+func keyLine(label, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return label + ":" + hex.EncodeToString(sum[:])
+}
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"BAREID_INSTANCE":            "6c0f7d8e-2b1a-4c3d-9e8f-7a6b5c4d3e2f",
+		"BAREID_TOKEN_URL":           "https://auth.example.com/realms/demo/protocol/openid-connect/token",
+		"BAREID_CLIENT_ID":           "actas-impersonator",
+		"BAREID_CLIENT_SECRET":       secret,
+		"BAREID_IMPERSONATION_HOSTS": "auth.example.com, login.example.com:8443",
+		"ACTAS_API_KEYS":             keyLine("ci-bot", "k1") + "\n" + keyLine("ops", "k2"),
+		"ACTAS_CLIENTS":              "crm=Customer CRM,wiki",
+	}
+}
+
+func load(env map[string]string) (*config.Config, error) {
+	return config.Load(func(k string) string { return env[k] })
+}
+
+func TestLoadValid(t *testing.T) {
+	c, err := load(validEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BareID.APIURL.String() != config.DefaultAPIURL {
+		t.Errorf("APIURL = %s", c.BareID.APIURL)
+	}
+	if !c.BareID.ImpersonationHosts["auth.example.com"] || !c.BareID.ImpersonationHosts["login.example.com:8443"] {
+		t.Errorf("hosts = %v", c.BareID.ImpersonationHosts)
+	}
+	want := []config.Client{{ID: "crm", Name: "Customer CRM"}, {ID: "wiki", Name: "wiki"}}
+	if !reflect.DeepEqual(c.Clients, want) {
+		t.Errorf("clients = %v", c.Clients)
+	}
+	if len(c.APIKeys) != 2 || c.APIKeys[1].Label != "ops" {
+		t.Errorf("keys = %v", c.APIKeys)
+	}
+	if !c.ReasonRequired || c.ReasonMinLength != config.DefaultReasonMinLength || c.DevLoopback {
+		t.Errorf("defaults: required %v min %d dev %v", c.ReasonRequired, c.ReasonMinLength, c.DevLoopback)
+	}
+	if c.BareID.TokenPath != "token" || c.BareID.URLPath != "url" || c.BareID.Timeout != 10*time.Second {
+		t.Errorf("defaults: %q %q %v", c.BareID.TokenPath, c.BareID.URLPath, c.BareID.Timeout)
+	}
+}
+
+func TestLoadNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		name    string
+		set     map[string]string
+		unset   string
+		wantVar string
+	}{
+		{name: "missing instance", unset: "BAREID_INSTANCE", wantVar: "BAREID_INSTANCE"},
+		{name: "instance not a uuid", set: map[string]string{"BAREID_INSTANCE": "demo"}, wantVar: "BAREID_INSTANCE"},
+		{name: "missing secret", unset: "BAREID_CLIENT_SECRET", wantVar: "BAREID_CLIENT_SECRET"},
+		{name: "missing token url", unset: "BAREID_TOKEN_URL", wantVar: "BAREID_TOKEN_URL"},
+		{name: "http token url", set: map[string]string{"BAREID_TOKEN_URL": "http://auth.example.com/token"}, wantVar: "BAREID_TOKEN_URL"},
+		{name: "loopback http without dev flag", set: map[string]string{"BAREID_API_URL": "http://127.0.0.1:8790"}, wantVar: "BAREID_API_URL"},
+		{name: "loopback flag does not open other hosts", set: map[string]string{"ACTAS_DEV_LOOPBACK": "true", "BAREID_API_URL": "http://api.example.com"}, wantVar: "BAREID_API_URL"},
+		{name: "url with user-info", set: map[string]string{"BAREID_API_URL": "https://user:" + secret + "@api.example.com"}, wantVar: "BAREID_API_URL"},
+		{name: "missing hosts", unset: "BAREID_IMPERSONATION_HOSTS", wantVar: "BAREID_IMPERSONATION_HOSTS"},
+		{name: "host with scheme", set: map[string]string{"BAREID_IMPERSONATION_HOSTS": "https://auth.example.com"}, wantVar: "BAREID_IMPERSONATION_HOSTS"},
+		{name: "wildcard host", set: map[string]string{"BAREID_IMPERSONATION_HOSTS": "*.example.com"}, wantVar: "BAREID_IMPERSONATION_HOSTS"},
+		{name: "no api keys", unset: "ACTAS_API_KEYS", wantVar: "ACTAS_API_KEYS"},
+		{name: "api key not hex", set: map[string]string{"ACTAS_API_KEYS": "bot:" + secret}, wantVar: "ACTAS_API_KEYS"},
+		{name: "api key repeated label", set: map[string]string{"ACTAS_API_KEYS": keyLine("a", "1") + "," + keyLine("a", "2")}, wantVar: "ACTAS_API_KEYS"},
+		{name: "no clients", unset: "ACTAS_CLIENTS", wantVar: "ACTAS_CLIENTS"},
+		{name: "duplicate client", set: map[string]string{"ACTAS_CLIENTS": "crm,crm=CRM"}, wantVar: "ACTAS_CLIENTS"},
+		{name: "protected not uuid", set: map[string]string{"ACTAS_PROTECTED_USERS": "root"}, wantVar: "ACTAS_PROTECTED_USERS"},
+		{name: "reason flag", set: map[string]string{"ACTAS_REASON_REQUIRED": "sometimes"}, wantVar: "ACTAS_REASON_REQUIRED"},
+		{name: "reason length", set: map[string]string{"ACTAS_REASON_MIN_LENGTH": "0"}, wantVar: "ACTAS_REASON_MIN_LENGTH"},
+		{name: "wildcard origin", set: map[string]string{"ACTAS_ALLOWED_ORIGINS": "*"}, wantVar: "ACTAS_ALLOWED_ORIGINS"},
+		{name: "http origin", set: map[string]string{"ACTAS_ALLOWED_ORIGINS": "http://evil.example"}, wantVar: "ACTAS_ALLOWED_ORIGINS"},
+		{name: "timeout", set: map[string]string{"BAREID_TIMEOUT": "1h"}, wantVar: "BAREID_TIMEOUT"},
+		{name: "token path with space", set: map[string]string{"BAREID_RESPONSE_TOKEN_PATH": "a b"}, wantVar: "BAREID_RESPONSE_TOKEN_PATH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			delete(env, tt.unset)
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			_, err := load(env)
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *config.Error", err)
+			}
+			if !reflect.DeepEqual(ce.Variables(), []string{tt.wantVar}) {
+				t.Errorf("variables = %v, want [%s]", ce.Variables(), tt.wantVar)
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error echoes a value: %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := load(map[string]string{})
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatal(err)
+	}
+	got := strings.Join(ce.Variables(), ",")
+	for _, want := range []string{"BAREID_INSTANCE", "BAREID_TOKEN_URL", "BAREID_CLIENT_ID", "BAREID_CLIENT_SECRET", "BAREID_IMPERSONATION_HOSTS", "ACTAS_API_KEYS", "ACTAS_CLIENTS"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s in %s", want, got)
+		}
+	}
+}
+
+func TestDevLoopback(t *testing.T) {
+	env := validEnv()
+	env["ACTAS_DEV_LOOPBACK"] = "true"
+	env["BAREID_API_URL"] = "http://127.0.0.1:8790/"
+	env["BAREID_TOKEN_URL"] = "http://localhost:8790/realms/demo/protocol/openid-connect/token"
+	c, err := load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.BareID.APIURL.String(); got != "http://127.0.0.1:8790" {
+		t.Errorf("APIURL = %s (trailing slash kept?)", got)
+	}
+}
+
+func TestNamesListsEveryVariable(t *testing.T) {
+	read := map[string]bool{}
+	_, _ = config.Load(func(k string) string { read[k] = true; return "" })
+	for k := range read {
+		found := false
+		for _, n := range config.Names {
+			found = found || n == k
+		}
+		if !found {
+			t.Errorf("Load reads %s, which Names does not list", k)
+		}
+	}
+	if len(read) != len(config.Names) {
+		t.Errorf("Load reads %d variables, Names lists %d", len(read), len(config.Names))
+	}
+}
