@@ -265,7 +265,9 @@ func TestTokenEndpointFailures(t *testing.T) {
 		}},
 		{"down", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }},
 		{"no token", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"token_type":"bearer"}`) }},
-		{"not bearer", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"access_token":"x","token_type":"mac"}`) }},
+		{"not bearer", func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, `{"access_token":"x","token_type":"mac"}`)
+		}},
 		{"huge", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, strings.Repeat(" ", 2<<20)) }},
 	}
 	for _, tt := range tests {

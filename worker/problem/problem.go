@@ -31,9 +31,7 @@ const (
 	NotFound             Kind = "not-found"
 	MethodNotAllowed     Kind = "method-not-allowed"
 	UnsupportedMedia     Kind = "unsupported-media-type"
-	NotAcceptable        Kind = "not-acceptable"
 	OriginNotAllowed     Kind = "origin-not-allowed"
-	RateLimited          Kind = "rate-limited"
 	UpstreamFailed       Kind = "upstream-failed"
 	UpstreamUnavailable  Kind = "upstream-unavailable"
 	UpstreamTimeout      Kind = "upstream-timeout"
@@ -57,9 +55,7 @@ var meta = map[Kind]struct {
 	NotFound:             {http.StatusNotFound, "Not found"},
 	MethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
 	UnsupportedMedia:     {http.StatusUnsupportedMediaType, "Unsupported media type"},
-	NotAcceptable:        {http.StatusNotAcceptable, "Not acceptable"},
 	OriginNotAllowed:     {http.StatusForbidden, "Origin not allowed"},
-	RateLimited:          {http.StatusTooManyRequests, "Too many impersonations"},
 	UpstreamFailed:       {http.StatusBadGateway, "Bare.ID answered unexpectedly"},
 	UpstreamUnavailable:  {http.StatusServiceUnavailable, "Bare.ID is unreachable"},
 	UpstreamTimeout:      {http.StatusGatewayTimeout, "Bare.ID did not answer in time"},
