@@ -268,6 +268,11 @@ func (s *server) verifyAccessToken(raw string) (accessClaims, error) {
 	if c.Expiry == nil || c.Type != "Bearer" {
 		return accessClaims{}, errors.New("not an access token")
 	}
+	// RFC 7519 §4.1.4: the current time must be before exp; go-jose still
+	// accepts a token at exactly exp.
+	if !s.now().Before(c.Expiry.Time()) {
+		return accessClaims{}, jwt.ErrExpired
+	}
 	return c, nil
 }
 
