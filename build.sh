@@ -44,12 +44,24 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 CHILDREN=()
 TMP_DIRS=()
 
+# Grace for a stopped group to exit on SIGTERM before it gets SIGKILL.
+STOP_GRACE_SECONDS=5
+
 cleanup() {
-	local pid
+	local pid alive deadline=$((SECONDS + STOP_GRACE_SECONDS))
 	for pid in "${CHILDREN[@]}"; do
 		kill -TERM -- "-$pid" 2>/dev/null || true
 	done
+	while ((SECONDS < deadline)); do
+		alive=0
+		for pid in "${CHILDREN[@]}"; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		((alive)) || break
+		sleep 0.1
+	done
 	for pid in "${CHILDREN[@]}"; do
+		kill -KILL -- "-$pid" 2>/dev/null || true # stragglers, e.g. workerd after wrangler
 		wait "$pid" 2>/dev/null || true
 	done
 	CHILDREN=()
