@@ -6,9 +6,12 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
 )
 
 func (s *server) controlRoutes() http.Handler {
@@ -30,24 +33,55 @@ func (s *server) controlRoutes() http.Handler {
 // handlePutFaults replaces all faults with the body; unknown fields, trailing
 // data and out-of-range values are 400.
 func (s *server) handlePutFaults(w http.ResponseWriter, r *http.Request) {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxFormBytes))
-	dec.DisallowUnknownFields()
-	var f Faults
-	if err := dec.Decode(&f); err != nil {
-		writeControl(w, http.StatusBadRequest, apiError{Error: "invalid_request", Message: "faults: " + err.Error()})
-		return
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeControl(w, http.StatusBadRequest, apiError{Error: "invalid_request", Message: "faults: trailing data after the JSON object"})
-		return
-	}
-	if err := f.validate(); err != nil {
+	f, err := decodeFaults(io.LimitReader(r.Body, maxFormBytes))
+	if err != nil {
 		writeControl(w, http.StatusBadRequest, apiError{Error: "invalid_request", Message: "faults: " + err.Error()})
 		return
 	}
 	s.faults.set(f)
 	writeControl(w, http.StatusOK, f)
 }
+
+// decodeFaults reads one JSON object of faults. Field names must match
+// exactly: encoding/json alone would accept "latencyMS" for "latencyMs", and
+// a misspelt switch that silently does nothing makes for confusing tests.
+func decodeFaults(r io.Reader) (Faults, error) {
+	dec := json.NewDecoder(r)
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return Faults{}, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Faults{}, errors.New("trailing data after the JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return Faults{}, err
+	}
+	for name := range fields {
+		if !faultFields[name] {
+			return Faults{}, fmt.Errorf("unknown field %q", name)
+		}
+	}
+	var f Faults
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return Faults{}, err
+	}
+	if err := f.validate(); err != nil {
+		return Faults{}, err
+	}
+	return f, nil
+}
+
+// faultFields are the JSON names of Faults' fields.
+var faultFields = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[Faults]()) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		m[name] = true
+	}
+	return m
+}()
 
 // reset clears faults, counters, sessions, impersonation tokens and the
 // audit log. Signing keys stay, so access tokens issued before stay valid.
