@@ -61,8 +61,9 @@ function killGroup(child, signal) {
   }
 }
 
-// workerd can still be writing into --persist-to for a moment after its group was
-// killed; retrying covers that (ENOTEMPTY). The env file holding the settings goes first.
+// A process killed a moment ago (workerd, `wrangler d1 execute`) can still be writing
+// into --persist-to; retrying covers that (ENOTEMPTY). The env file with the settings,
+// the only secret-bearing file, goes first.
 function removeTemp(dir) {
   rmSync(path.join(dir, ENV_FILE), { force: true });
   rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
