@@ -55,8 +55,8 @@ func decodeFaults(r io.Reader) (Faults, error) {
 		return Faults{}, errors.New("trailing data after the JSON object")
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return Faults{}, err
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return Faults{}, errors.New("body must be a JSON object")
 	}
 	for name := range fields {
 		if !faultFields[name] {

@@ -159,6 +159,8 @@ func TestControlFaultsAPI(t *testing.T) {
 		{"wrong type", `{"tokenDown":"yes"}`, 400},
 		{"not JSON", `tokenDown`, 400},
 		{"trailing data", `{} {}`, 400},
+		{"null", `null`, 400},
+		{"array", `[]`, 400},
 		{"negative latency", `{"latencyMs":-1}`, 400},
 		{"huge latency", `{"latencyMs":600000}`, 400},
 		{"status out of range", `{"mintStatus":302}`, 400},
