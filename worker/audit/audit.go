@@ -1,9 +1,10 @@
 // Package audit is the Worker's own record of who impersonated whom: Bare.ID sees only
 // the service account, so this trail is the one that names the real human.
 //
-// The store is plain database/sql over the schema in migrations/: D1 in the Worker,
-// SQLite in tests. A row is begun before Bare.ID is called and completed exactly once
-// with the outcome; the schema's triggers refuse any other change.
+// The trail is an append-only, hash-chained log of events (migrations/0001_audit.sql):
+// an impersonation is a 'requested' event written before Bare.ID is called, one outcome
+// event written before any token is returned, and possibly an 'ended' event. The store
+// is plain database/sql: D1 in the Worker, SQLite in tests.
 package audit
 
 import (
@@ -11,25 +12,36 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
-// Outcome is how an impersonation attempt ended.
-type Outcome string
+// Event is one step in an impersonation's life.
+type Event string
 
-// The outcomes.
+// The events. Issued, Denied and Failed are outcomes.
 const (
-	Pending Outcome = "pending"
-	Issued  Outcome = "issued"
-	Denied  Outcome = "denied"
-	Failed  Outcome = "failed"
+	Requested Event = "requested"
+	Issued    Event = "issued"
+	Denied    Event = "denied"
+	Failed    Event = "failed"
+	Ended     Event = "ended"
 )
+
+// Pending is the outcome reported for a requested impersonation without an outcome
+// event (the request is in flight, or its Worker died before writing one).
+const Pending Event = "pending"
 
 // maxTextLen bounds free text stored from a request (user agent), so one caller cannot
 // bloat the trail.
 const maxTextLen = 512
 
-// Record is one impersonation attempt as first written.
+// maxAppendAttempts bounds the retries when concurrent writers race for the next
+// sequence number.
+const maxAppendAttempts = 8
+
+// Record is what an impersonation was asked for, by whom. Every event of an
+// impersonation repeats it, so each event stands on its own in the chain.
 type Record struct {
 	ID          string
 	RequestedAt time.Time
@@ -43,9 +55,9 @@ type Record struct {
 	UserAgent   string
 }
 
-// Completion is the outcome written onto a begun record.
+// Completion is an outcome event.
 type Completion struct {
-	Outcome        Outcome
+	Outcome        Event  // Issued, Denied or Failed
 	Detail         string // the rule that denied, or the failure's problem type
 	UpstreamStatus int    // 0 when Bare.ID gave no answer
 	CompletedAt    time.Time
@@ -55,7 +67,8 @@ type Completion struct {
 // ErrUnavailable wraps every store failure; the API answers it with audit-unavailable.
 var ErrUnavailable = errors.New("audit: store unavailable")
 
-// Store writes the trail. It is safe for concurrent use.
+// Store reads and appends the trail. It is safe for concurrent use, also across
+// isolates: the chain's next sequence number is claimed by the insert itself.
 type Store struct {
 	db *sql.DB
 }
@@ -67,46 +80,102 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-// Begin writes r as a pending row. No token may be minted unless it succeeded.
+// Begin appends the 'requested' event. No token may be minted unless it succeeded.
 func (s *Store) Begin(ctx context.Context, r Record) error {
-	if s == nil || s.db == nil {
-		return fmt.Errorf("%w: no database", ErrUnavailable)
-	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO impersonations
-		(id, requested_at, actor, actor_kind, target_user, client_id, reason, request_id, client_ip, user_agent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, formatTime(r.RequestedAt), r.Actor, r.ActorKind, r.TargetUser, r.ClientID,
-		r.Reason, r.RequestID, truncate(r.ClientIP, 64), truncate(r.UserAgent, maxTextLen))
-	if err != nil {
-		return fmt.Errorf("%w: begin: %v", ErrUnavailable, err)
-	}
-	return nil
+	return s.append(ctx, row{rec: r, event: Requested, at: r.RequestedAt})
 }
 
-// Complete records the outcome of the pending row id. It fails unless exactly that row
-// was still pending, so an outcome is never written twice or onto a missing row.
-func (s *Store) Complete(ctx context.Context, id string, c Completion) error {
+// Complete appends r's outcome event. The schema refuses a second outcome, and an
+// outcome without its request.
+func (s *Store) Complete(ctx context.Context, r Record, c Completion) error {
+	switch c.Outcome {
+	case Issued, Denied, Failed:
+	default:
+		return fmt.Errorf("audit: %q is not an outcome", c.Outcome)
+	}
+	return s.append(ctx, row{rec: r, event: c.Outcome, at: c.CompletedAt, detail: c.Detail,
+		upstreamStatus: c.UpstreamStatus, expiresAt: c.ExpiresAt})
+}
+
+// End appends the 'ended' event of an issued impersonation.
+func (s *Store) End(ctx context.Context, r Record, at time.Time) error {
+	return s.append(ctx, row{rec: r, event: Ended, at: at})
+}
+
+// row is one event as stored.
+type row struct {
+	seq            int64
+	rec            Record
+	event          Event
+	at             time.Time
+	detail         string
+	upstreamStatus int
+	expiresAt      time.Time
+	prevHash       string
+	hash           string
+}
+
+const insertEvent = `INSERT INTO audit_events
+	(seq, impersonation_id, event, at, actor, actor_kind, target_user, client_id, reason,
+	 request_id, client_ip, user_agent, detail, upstream_status, expires_at, prev_hash, hash)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// append chains ev onto the newest event and inserts it. Two writers that read the
+// same head both try the same seq; the primary key lets one win and the other retries
+// on the new head, so the chain never forks. (D1 has no transactions to do this with.)
+func (s *Store) append(ctx context.Context, ev row) error {
 	if s == nil || s.db == nil {
 		return fmt.Errorf("%w: no database", ErrUnavailable)
 	}
-	var upstream, expires any
-	if c.UpstreamStatus != 0 {
-		upstream = c.UpstreamStatus
+	ev.rec.ClientIP = truncate(ev.rec.ClientIP, 64)
+	ev.rec.UserAgent = truncate(ev.rec.UserAgent, maxTextLen)
+	var lastErr error
+	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
+		var headSeq int64
+		headHash := genesisHash
+		err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&headSeq, &headHash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: read head: %v", ErrUnavailable, err)
+		}
+		ev.seq, ev.prevHash = headSeq+1, headHash
+		ev.hash = ev.computeHash()
+		_, err = s.db.ExecContext(ctx, insertEvent, ev.values()...)
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		if !isSeqConflict(err) {
+			break
+		}
 	}
-	if !c.ExpiresAt.IsZero() {
-		expires = formatTime(c.ExpiresAt)
+	return fmt.Errorf("%w: append %s: %v", ErrUnavailable, ev.event, lastErr)
+}
+
+func (ev row) values() []any {
+	return []any{ev.seq, ev.rec.ID, string(ev.event), formatTime(ev.at), ev.rec.Actor, ev.rec.ActorKind,
+		ev.rec.TargetUser, ev.rec.ClientID, ev.rec.Reason, ev.rec.RequestID, ev.rec.ClientIP,
+		ev.rec.UserAgent, ev.detail, nullInt(ev.upstreamStatus), nullTime(ev.expiresAt), ev.prevHash, ev.hash}
+}
+
+// isSeqConflict recognises a lost race for the next seq (SQLite and D1 both name the
+// column in the message).
+func isSeqConflict(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "audit_events.seq")
+}
+
+func nullInt(n int) any {
+	if n == 0 {
+		return nil
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE impersonations
-		SET outcome = ?, outcome_detail = ?, upstream_status = ?, completed_at = ?, expires_at = ?
-		WHERE id = ? AND outcome = 'pending'`,
-		string(c.Outcome), c.Detail, upstream, formatTime(c.CompletedAt), expires, id)
-	if err != nil {
-		return fmt.Errorf("%w: complete: %v", ErrUnavailable, err)
+	return n
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("%w: complete: row %s was not pending", ErrUnavailable, id)
-	}
-	return nil
+	return formatTime(t)
 }
 
 func truncate(s string, n int) string {

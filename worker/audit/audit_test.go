@@ -2,8 +2,11 @@ package audit_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,52 +16,74 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
-func record(id string) audit.Record {
+const alice = "0b6f9a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+
+func record(id string, at time.Time) audit.Record {
 	return audit.Record{
-		ID: id, RequestedAt: t0, Actor: "ci-bot", ActorKind: "api-key",
-		TargetUser: "0b6f9a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", ClientID: "crm",
-		Reason: "SUP-1234\r\nline two", RequestID: "req-1", ClientIP: "127.0.0.1",
+		ID: id, RequestedAt: at, Actor: "ci-bot", ActorKind: "api-key",
+		TargetUser: alice, ClientID: "crm",
+		Reason: "SUP-1234\r\nline two", RequestID: "req-" + id, ClientIP: "127.0.0.1",
 		UserAgent: strings.Repeat("é", 400), // 800 bytes: truncated on a rune boundary
 	}
 }
 
-func TestBeginThenCompleteOnce(t *testing.T) {
+func issued(at time.Time) audit.Completion {
+	return audit.Completion{Outcome: audit.Issued, UpstreamStatus: 200, CompletedAt: at, ExpiresAt: at.Add(time.Minute)}
+}
+
+func TestLifecycle(t *testing.T) {
 	db := sqlitetest.Open(t)
 	s := audit.NewStore(db)
 	ctx := context.Background()
-	if err := s.Begin(ctx, record("r1")); err != nil {
+	r := record("r1", t0)
+	if err := s.Begin(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	var outcome, reason, ua string
-	if err := db.QueryRow(`SELECT outcome, reason, user_agent FROM impersonations WHERE id='r1'`).Scan(&outcome, &reason, &ua); err != nil {
+	got, err := s.Get(ctx, "r1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if outcome != "pending" || reason != "SUP-1234\r\nline two" {
-		t.Fatalf("begun row: outcome %q reason %q", outcome, reason)
+	if got.Outcome != audit.Pending || got.Reason != "SUP-1234\r\nline two" || got.Actor != "ci-bot" {
+		t.Fatalf("begun: %+v", got)
 	}
-	if len(ua) > 512 || !strings.HasPrefix(ua, "éé") || strings.ContainsRune(ua, '\uFFFD') {
-		t.Fatalf("user agent not truncated safely: %d bytes", len(ua))
+	if len(got.UserAgent) > 512 || !strings.HasPrefix(got.UserAgent, "éé") || strings.ContainsRune(got.UserAgent, '\uFFFD') {
+		t.Fatalf("user agent not truncated safely: %d bytes", len(got.UserAgent))
+	}
+	if err := s.Complete(ctx, r, issued(t0.Add(time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.End(ctx, r, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Get(ctx, "r1")
+	if got.Outcome != audit.Issued || got.UpstreamStatus != 200 || got.ExpiresAt == nil ||
+		!got.ExpiresAt.Equal(t0.Add(61*time.Second)) || got.EndedAt == nil {
+		t.Fatalf("completed: %+v", got)
 	}
 
-	done := audit.Completion{Outcome: audit.Issued, UpstreamStatus: 200, CompletedAt: t0.Add(time.Second), ExpiresAt: t0.Add(time.Minute)}
-	if err := s.Complete(ctx, "r1", done); err != nil {
-		t.Fatal(err)
+	// A second outcome, a second end, or an outcome without a request is refused.
+	for name, err := range map[string]error{
+		"second outcome": s.Complete(ctx, r, audit.Completion{Outcome: audit.Failed, CompletedAt: t0}),
+		"second end":     s.End(ctx, r, t0),
+		"no request":     s.Complete(ctx, record("nope", t0), issued(t0)),
+		"not an outcome": s.Complete(ctx, record("r1", t0), audit.Completion{Outcome: audit.Requested}),
+	} {
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
-	var status int
-	var expires string
-	if err := db.QueryRow(`SELECT outcome, upstream_status, expires_at FROM impersonations WHERE id='r1'`).Scan(&outcome, &status, &expires); err != nil {
-		t.Fatal(err)
+	if _, err := s.Get(ctx, "nope"); !errors.Is(err, audit.ErrNotFound) {
+		t.Errorf("Get(nope) = %v", err)
 	}
-	if outcome != "issued" || status != 200 || expires != "2026-11-25T10:01:00.000Z" {
-		t.Fatalf("completed row: %q %d %q", outcome, status, expires)
+	// Ending needs an issued token.
+	d := record("r2", t0)
+	s.Begin(ctx, d)
+	s.Complete(ctx, d, audit.Completion{Outcome: audit.Denied, Detail: "protected-user", CompletedAt: t0})
+	if err := s.End(ctx, d, t0); err == nil {
+		t.Error("ended a denied impersonation")
 	}
-
-	// A second outcome, or an outcome for a row that does not exist, is refused.
-	if err := s.Complete(ctx, "r1", audit.Completion{Outcome: audit.Failed, CompletedAt: t0}); !errors.Is(err, audit.ErrUnavailable) {
-		t.Fatalf("second Complete: %v, want ErrUnavailable", err)
-	}
-	if err := s.Complete(ctx, "nope", done); !errors.Is(err, audit.ErrUnavailable) {
-		t.Fatalf("Complete of missing row: %v, want ErrUnavailable", err)
+	if v, err := s.Verify(ctx); err != nil || !v.OK || v.Events != 5 || v.HeadSeq != 5 {
+		t.Errorf("verify: %+v %v", v, err)
 	}
 }
 
@@ -67,28 +92,209 @@ func TestSchemaRefusesRewrites(t *testing.T) {
 	db := sqlitetest.Open(t)
 	s := audit.NewStore(db)
 	ctx := context.Background()
-	if err := s.Begin(ctx, record("r1")); err != nil {
+	if err := s.Begin(ctx, record("r1", t0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Begin(ctx, record("r1")); err == nil {
-		t.Fatal("a second row with the same id was accepted")
+	if err := s.Begin(ctx, record("r1", t0)); err == nil {
+		t.Fatal("a second request with the same id was accepted")
 	}
 	for name, stmt := range map[string]string{
-		"change actor while pending": `UPDATE impersonations SET actor='someone-else', outcome='issued' WHERE id='r1'`,
-		"change reason":              `UPDATE impersonations SET reason='x', outcome='denied' WHERE id='r1'`,
-		"back to pending":            `UPDATE impersonations SET outcome='pending' WHERE id='r1'`,
-		"delete":                     `DELETE FROM impersonations WHERE id='r1'`,
-		"unknown outcome":            `UPDATE impersonations SET outcome='approved' WHERE id='r1'`,
+		"update":        `UPDATE audit_events SET actor='someone-else'`,
+		"delete":        `DELETE FROM audit_events`,
+		"unknown event": `INSERT INTO audit_events (seq, impersonation_id, event, at, actor, actor_kind, target_user, client_id, reason, request_id, prev_hash, hash) VALUES (9, 'r9', 'approved', '', '', '', '', '', '', '', '', '')`,
+		"outcome for another actor": `INSERT INTO audit_events (seq, impersonation_id, event, at, actor, actor_kind, target_user, client_id, reason, request_id, prev_hash, hash)
+			SELECT 9, impersonation_id, 'issued', at, 'mallory', actor_kind, target_user, client_id, reason, request_id, hash, '' FROM audit_events WHERE seq = 1`,
 	} {
 		if _, err := db.Exec(stmt); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if err := s.Complete(ctx, "r1", audit.Completion{Outcome: audit.Denied, Detail: "protected-user", CompletedAt: t0}); err != nil {
-		t.Fatal(err)
+}
+
+func TestVerifyFindsTampering(t *testing.T) {
+	tests := []struct {
+		name    string
+		tamper  []string
+		wantSeq int64
+		wantMsg string
+	}{
+		{"untouched", nil, 0, ""},
+		{"edited reason", []string{`UPDATE audit_events SET reason = 'nothing to see' WHERE seq = 3`}, 3, "edited"},
+		{"edited outcome", []string{`UPDATE audit_events SET event = 'denied' WHERE seq = 4`}, 4, "edited"},
+		{"edited time format", []string{`UPDATE audit_events SET at = '2026-11-25T10:00:02Z' WHERE seq = 2`}, 2, "edited"},
+		{"removed row", []string{`DELETE FROM audit_events WHERE seq = 2`}, 2, "missing"},
+		{"removed and renumbered", []string{`DELETE FROM audit_events WHERE seq = 2`, `UPDATE audit_events SET seq = seq - 1 WHERE seq > 2`}, 2, "prev_hash"},
+		{"re-hashed edit", []string{`UPDATE audit_events SET reason = 'x', hash = prev_hash WHERE seq = 3`}, 3, "edited"},
 	}
-	if _, err := db.Exec(`UPDATE impersonations SET outcome='issued' WHERE id='r1'`); err == nil {
-		t.Error("a completed outcome was rewritten")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := sqlitetest.Open(t)
+			s := audit.NewStore(db)
+			ctx := context.Background()
+			for i := 0; i < 3; i++ {
+				r := record(fmt.Sprintf("r%d", i), t0.Add(time.Duration(i)*time.Second))
+				if err := s.Begin(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Complete(ctx, r, issued(t0.Add(time.Duration(i)*time.Second))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Someone with database access drops the guards first.
+			for _, stmt := range append([]string{`DROP TRIGGER audit_events_no_update`, `DROP TRIGGER audit_events_no_delete`}, tt.tamper...) {
+				if _, err := db.Exec(stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			v, err := s.Verify(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantSeq == 0 {
+				if !v.OK || v.FirstBreak != nil || v.Events != 6 {
+					t.Fatalf("untouched chain: %+v", v)
+				}
+				return
+			}
+			if v.OK || v.FirstBreak == nil || v.FirstBreak.Seq != tt.wantSeq || !strings.Contains(v.FirstBreak.Problem, tt.wantMsg) {
+				t.Fatalf("got %+v, want break at %d (%s)", v.FirstBreak, tt.wantSeq, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestVerifyPagesThroughLongChains(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx := context.Background()
+	for i := 0; i < 1100; i++ {
+		if err := s.Begin(ctx, record(fmt.Sprintf("r%d", i), t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := s.Verify(ctx); err != nil || !v.OK || v.Events != 1100 {
+		t.Fatalf("%+v %v", v, err)
+	}
+}
+
+// Concurrent writers never fork the chain: each claims the next seq or retries.
+func TestConcurrentAppendsKeepOneChain(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 24)
+	for i := 0; i < 24; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := record(fmt.Sprintf("c%d", i), t0)
+			if err := s.Begin(ctx, r); err != nil {
+				errs <- err
+				return
+			}
+			errs <- s.Complete(ctx, r, issued(t0))
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if v, err := s.Verify(ctx); err != nil || !v.OK || v.Events != 48 {
+		t.Fatalf("%+v %v", v, err)
+	}
+}
+
+func TestListFiltersAndPages(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx := context.Background()
+	const bob = "ddf6e29c-c191-4e27-9793-e67cfb2a85f2"
+	for i := 0; i < 7; i++ {
+		r := record(fmt.Sprintf("r%d", i), t0.Add(time.Duration(i)*time.Hour))
+		if i%2 == 1 {
+			r.Actor, r.TargetUser, r.ClientID = "ops", bob, "wiki"
+		}
+		s.Begin(ctx, r)
+		switch i % 3 {
+		case 0:
+			s.Complete(ctx, r, issued(r.RequestedAt))
+		case 1:
+			s.Complete(ctx, r, audit.Completion{Outcome: audit.Denied, Detail: "protected-user", CompletedAt: r.RequestedAt})
+		}
+	}
+	ids := func(p audit.Page) string {
+		var out []string
+		for _, it := range p.Items {
+			out = append(out, it.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		name string
+		f    audit.Filter
+		want string
+	}{
+		{"all newest first", audit.Filter{Limit: 50}, "r6,r5,r4,r3,r2,r1,r0"},
+		{"actor", audit.Filter{Actor: "ops", Limit: 50}, "r5,r3,r1"},
+		{"own rows need the kind too", audit.Filter{Actor: "ops", ActorKind: "oidc", Limit: 50}, ""},
+		{"user", audit.Filter{User: bob, Limit: 50}, "r5,r3,r1"},
+		{"client", audit.Filter{Client: "crm", Limit: 50}, "r6,r4,r2,r0"},
+		{"issued", audit.Filter{Outcome: audit.Issued, Limit: 50}, "r6,r3,r0"},
+		{"denied", audit.Filter{Outcome: audit.Denied, Limit: 50}, "r4,r1"},
+		{"pending", audit.Filter{Outcome: audit.Pending, Limit: 50}, "r5,r2"},
+		{"since until", audit.Filter{Since: t0.Add(2 * time.Hour), Until: t0.Add(5 * time.Hour), Limit: 50}, "r4,r3,r2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := s.List(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(p); got != tt.want || p.Next != "" {
+				t.Errorf("got %q next %q, want %q", got, p.Next, tt.want)
+			}
+		})
+	}
+	// Paging visits every row once.
+	var all []string
+	f := audit.Filter{Limit: 3}
+	for {
+		p, err := s.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ids(p))
+		if p.Next == "" {
+			break
+		}
+		f.Cursor = p.Next
+	}
+	if got := strings.Join(all, "|"); got != "r6,r5,r4|r3,r2,r1|r0" {
+		t.Errorf("pages %q", got)
+	}
+	if _, err := s.List(ctx, audit.Filter{Cursor: "not-a-cursor", Limit: 3}); !errors.Is(err, audit.ErrBadCursor) {
+		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+func TestCountSinceIgnoresDenials(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx := context.Background()
+	for i, outcome := range []audit.Event{audit.Issued, audit.Denied, audit.Failed, ""} {
+		r := record(fmt.Sprintf("r%d", i), t0.Add(time.Duration(i)*time.Minute))
+		s.Begin(ctx, r)
+		if outcome != "" {
+			s.Complete(ctx, r, audit.Completion{Outcome: outcome, CompletedAt: r.RequestedAt})
+		}
+	}
+	n, oldest, err := s.CountSince(ctx, "ci-bot", "api-key", t0.Add(time.Minute))
+	if err != nil || n != 2 || !oldest.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("n %d oldest %v err %v; want 2 and t0+2m", n, oldest, err)
 	}
 }
 
@@ -96,10 +302,19 @@ func TestUnavailableStore(t *testing.T) {
 	db := sqlitetest.Open(t)
 	db.Close()
 	s := audit.NewStore(db)
-	if err := s.Begin(context.Background(), record("r1")); !errors.Is(err, audit.ErrUnavailable) {
-		t.Fatalf("Begin on closed db: %v", err)
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"begin":  s.Begin(ctx, record("r1", t0)),
+		"nil db": audit.NewStore((*sql.DB)(nil)).Begin(ctx, record("r1", t0)),
+	} {
+		if !errors.Is(err, audit.ErrUnavailable) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
-	if err := audit.NewStore(nil).Begin(context.Background(), record("r1")); !errors.Is(err, audit.ErrUnavailable) {
-		t.Fatalf("Begin without db: %v", err)
+	if _, err := s.List(ctx, audit.Filter{Limit: 1}); !errors.Is(err, audit.ErrUnavailable) {
+		t.Errorf("list: %v", err)
+	}
+	if _, err := s.Verify(ctx); !errors.Is(err, audit.ErrUnavailable) {
+		t.Errorf("verify: %v", err)
 	}
 }

@@ -76,7 +76,7 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 
 	if denial := s.policy(id, req); denial != nil {
 		ri.outcome = string(audit.Denied)
-		if err := s.complete(r.Context(), rec.ID, audit.Completion{Outcome: audit.Denied, Detail: denial.rule}); err != nil {
+		if err := s.complete(r.Context(), rec, audit.Completion{Outcome: audit.Denied, Detail: denial.rule}); err != nil {
 			return err
 		}
 		return denial.err
@@ -86,12 +86,12 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 	if mintErr != nil {
 		pe, status := upstreamProblem(mintErr)
 		ri.outcome = string(audit.Failed)
-		if err := s.complete(r.Context(), rec.ID, audit.Completion{Outcome: audit.Failed, Detail: string(pe.Kind), UpstreamStatus: status}); err != nil {
+		if err := s.complete(r.Context(), rec, audit.Completion{Outcome: audit.Failed, Detail: string(pe.Kind), UpstreamStatus: status}); err != nil {
 			return err
 		}
 		return pe
 	}
-	if err := s.complete(r.Context(), rec.ID, audit.Completion{
+	if err := s.complete(r.Context(), rec, audit.Completion{
 		Outcome: audit.Issued, UpstreamStatus: http.StatusOK, ExpiresAt: imp.ExpiresAt,
 	}); err != nil {
 		return err // the token is dropped: no token without its audit row
@@ -111,9 +111,9 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 	})
 }
 
-func (s *server) complete(ctx context.Context, id string, c audit.Completion) error {
+func (s *server) complete(ctx context.Context, rec audit.Record, c audit.Completion) error {
 	c.CompletedAt = s.now()
-	if err := s.store.Complete(ctx, id, c); err != nil {
+	if err := s.store.Complete(ctx, rec, c); err != nil {
 		return auditUnavailable(err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/actas-dev/actas/worker/audit"
 	"github.com/actas-dev/actas/worker/internal/sqlitetest"
 	"github.com/actas-dev/actas/worker/problem"
 	"github.com/actas-dev/actas/worker/server"
@@ -134,20 +136,17 @@ func mintBody(user, client, reason string) string {
 
 func (f *fixture) rows(t *testing.T) []map[string]any {
 	t.Helper()
-	rs, err := f.db.Query(`SELECT actor, actor_kind, target_user, client_id, reason, outcome, outcome_detail, COALESCE(upstream_status, 0), request_id FROM impersonations`)
+	p, err := audit.NewStore(f.db).List(context.Background(), audit.Filter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rs.Close()
 	var out []map[string]any
-	for rs.Next() {
-		var actor, kind, user, client, reason, outcome, detail, reqID string
-		var status int
-		if err := rs.Scan(&actor, &kind, &user, &client, &reason, &outcome, &detail, &status, &reqID); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, map[string]any{"actor": actor, "kind": kind, "user": user, "client": client,
-			"reason": reason, "outcome": outcome, "detail": detail, "status": status, "requestId": reqID})
+	// Oldest first reads more naturally in the tests.
+	for i := len(p.Items) - 1; i >= 0; i-- {
+		it := p.Items[i]
+		out = append(out, map[string]any{"actor": it.Actor, "kind": it.ActorKind, "user": it.UserUUID, "client": it.ClientID,
+			"reason": it.Reason, "outcome": string(it.Outcome), "detail": it.OutcomeDetail, "status": it.UpstreamStatus,
+			"requestId": it.RequestID, "ip": it.ClientIP, "ua": it.UserAgent})
 	}
 	return out
 }
@@ -198,10 +197,8 @@ func TestMintIssuesAndAudits(t *testing.T) {
 		r["requestId"] != rep.header.Get("X-Request-Id") {
 		t.Errorf("row %v", r)
 	}
-	var ip, ua string
-	f.db.QueryRow(`SELECT client_ip, user_agent FROM impersonations`).Scan(&ip, &ua)
-	if ip != "203.0.113.7" || ua != "curl/8" {
-		t.Errorf("ip %q ua %q", ip, ua)
+	if r["ip"] != "203.0.113.7" || r["ua"] != "curl/8" {
+		t.Errorf("ip %q ua %q", r["ip"], r["ua"])
 	}
 	var line map[string]any
 	if err := json.Unmarshal([]byte(strings.TrimSpace(f.log.String())), &line); err != nil {
@@ -342,7 +339,7 @@ func TestNoTokenWithoutAudit(t *testing.T) {
 	t.Run("completion fails", func(t *testing.T) {
 		f := newFixture(t, nil)
 		// The row can be begun but never completed: the minted token must be dropped.
-		if _, err := f.db.Exec(`CREATE TRIGGER fail_completion BEFORE UPDATE ON impersonations BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
+		if _, err := f.db.Exec(`CREATE TRIGGER fail_completion BEFORE INSERT ON audit_events WHEN NEW.event <> 'requested' BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
 			t.Fatal(err)
 		}
 		rep := f.do(t, "POST", "/v1/impersonations", mintBody(alice, "crm", "SUP-1234 check"), auth)
