@@ -24,6 +24,10 @@ Commands:
                 with a fresh local API key; Ctrl-C stops everything
   test          install test tools, then gofmt, go vet, go test, the wasm vet and
                 build, and the end-to-end suite (node --test e2e/)
+  bench         build, then measure actas against a plain-JavaScript reference Worker
+                under wrangler dev on loopback (latency, throughput, upstream requests
+                per impersonation, cold start, upload size); prints the figures and
+                writes build/bench/results.json. Misses no target fatally: it reports.
   keygen LABEL  print a new API key once, and its LABEL:sha256 line for ACTAS_API_KEYS
   --help        this text
 
@@ -294,6 +298,15 @@ test_all() {
 	printf '\nbuild.sh test: all steps passed\n' >&2
 }
 
+bench() {
+	npm_install
+	build || die "build failed"
+	say "build the load generator (bench/load) into build/bench/"
+	go build -o build/bench/load ./bench/load || die "load generator build failed"
+	say "run the benchmark (about two minutes)"
+	node bench/bench.mjs || die "the benchmark could not run"
+}
+
 gofmt_check() {
 	local out
 	out=$(find . \( -name node_modules -o -name .git -o -name .wrangler -o -name build \) -prune -o \
@@ -305,6 +318,7 @@ case ${1:-} in
 build) build ;;
 dev) dev ;;
 test) test_all ;;
+bench) bench ;;
 keygen) keygen "${2:-}" ;;
 -h | --help | help) usage ;;
 "") usage >&2; exit 2 ;;

@@ -236,6 +236,10 @@ async function wrangler(args, opts = {}) {
   }
 }
 
+// How often waitHealthy polls; small, because the bench reports the time to the first
+// successful answer as the Worker's cold start.
+const HEALTH_POLL_MS = 25;
+
 async function waitHealthy(url, proc) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let gone = false;
@@ -248,9 +252,40 @@ async function waitHealthy(url, proc) {
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, HEALTH_POLL_MS));
   }
   throw new Error(`wrangler dev did not answer /healthz within ${READY_TIMEOUT_MS} ms:\n${proc.tail()}`);
+}
+
+/**
+ * Starts `wrangler dev` on a free loopback port with extra args (config, env file,
+ * --persist-to) and waits for GET /healthz to answer 200. Resolves with the process,
+ * its URL and coldStartMs: the time from spawning wrangler to that first answer.
+ */
+export async function startWranglerDev(args, name = 'wrangler dev') {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const startedAt = Date.now();
+  const proc = startProcess(
+    name,
+    process.execPath,
+    [
+      wranglerBin, 'dev',
+      '--ip', '127.0.0.1', '--port', String(port),
+      '--inspector-port', String(inspectorPort),
+      '--show-interactive-dev-session=false',
+      ...args,
+    ],
+    { env: wranglerEnv },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(url, proc);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { proc, url, coldStartMs: Date.now() - startedAt };
 }
 
 /**
@@ -298,24 +333,10 @@ export async function startStack({ vars = {} } = {}) {
     const persist = path.join(dir, 'state');
     await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persist]);
 
-    const port = await freePort();
-    const inspectorPort = await freePort();
-    const worker = startProcess(
-      'wrangler dev',
-      process.execPath,
-      [
-        wranglerBin, 'dev',
-        '--ip', '127.0.0.1', '--port', String(port),
-        '--inspector-port', String(inspectorPort),
-        '--persist-to', persist,
-        '--env-file', envPath,
-        '--show-interactive-dev-session=false',
-      ],
-      { env: wranglerEnv },
-    );
-    procs.push(worker);
-    const workerURL = `http://127.0.0.1:${port}`;
-    await waitHealthy(workerURL, worker);
+    const workerArgs = ['--persist-to', persist, '--env-file', envPath];
+    let worker = await startWranglerDev(workerArgs);
+    procs.push(worker.proc);
+    const workerURL = worker.url;
 
     Object.assign(stack, {
       workerURL,
@@ -324,18 +345,33 @@ export async function startStack({ vars = {} } = {}) {
       keyLabel: caller.label,
       clientSecret: sa.secret,
       readyMs: Date.now() - startedAt,
+      /** Time from spawning wrangler dev to the Worker's first successful answer. */
+      coldStartMs: worker.coldStartMs,
       /** Everything wrangler dev (and so the Worker's log) printed so far. */
-      workerLog: () => worker.log(),
+      workerLog: () => worker.proc.log(),
+      /**
+       * Stops wrangler dev and starts it again (same settings and D1 state, on a new
+       * port: workerURL changes); resolves with the new cold start in ms.
+       */
+      async restartWorker() {
+        await worker.proc.stop();
+        procs.splice(procs.indexOf(worker.proc), 1);
+        worker = await startWranglerDev(workerArgs);
+        procs.push(worker.proc);
+        stack.workerURL = worker.url;
+        stack.coldStartMs = worker.coldStartMs;
+        return worker.coldStartMs;
+      },
       /** Everything the emulator printed so far. */
       emulatorLog: () => emu.proc.log(),
 
       /** POST /v1/impersonations as the harness's caller, or with key (null: no Authorization). */
       async mint(body, key = caller.key) {
-        return call(workerURL, 'POST', '/v1/impersonations', body, key);
+        return call(stack.workerURL, 'POST', '/v1/impersonations', body, key);
       },
       /** Any Worker call; key as for mint. */
       async call(method, p, body, key = caller.key) {
-        return call(workerURL, method, p, body, key);
+        return call(stack.workerURL, method, p, body, key);
       },
       async emulatorFaults(faults) {
         await control(emu.url, 'PUT', '/_control/faults', faults);
