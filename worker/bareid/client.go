@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/actas-dev/actas/worker/config"
+	"github.com/actas-dev/actas/worker/internal/outbound"
 )
 
 // maxBody bounds every response body read from Bare.ID.
@@ -29,9 +29,7 @@ const maxBody = 1 << 20
 const TokenLifetime = 60 * time.Second
 
 // Doer sends one HTTP request. It must be safe for concurrent use.
-type Doer interface {
-	Do(*http.Request) (*http.Response, error)
-}
+type Doer = outbound.Doer
 
 // Client talks to one Bare.ID instance. It is safe for concurrent use and caches the
 // service-account token across calls.
@@ -166,54 +164,6 @@ func (c *Client) CheckURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// do sends req and reads at most maxBody bytes of the answer. It gives up when ctx
-// ends even if the Doer does not honour the context (workerd's fetch cannot be
-// cancelled from Go).
 func (c *Client) do(ctx context.Context, req *http.Request) (int, []byte, error) {
-	type result struct {
-		status int
-		body   []byte
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := c.http.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-		if err == nil && len(body) > maxBody {
-			err = errors.New("response body too large")
-		}
-		done <- result{resp.StatusCode, body, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil && ctx.Err() != nil {
-			r.err = ctx.Err()
-		}
-		if r.err != nil {
-			return 0, nil, fmt.Errorf("%s: %w", where(req), unwrapURLError(r.err))
-		}
-		return r.status, r.body, nil
-	case <-ctx.Done():
-		return 0, nil, ctx.Err()
-	}
-}
-
-// where names a request in an error without its query (user ids belong in the audit
-// trail, not in log lines of transport errors).
-func where(req *http.Request) string {
-	return req.Method + " " + req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
-}
-
-// unwrapURLError drops *url.Error's wrapper, whose text repeats the whole URL.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	return outbound.Do(ctx, c.http, req, maxBody)
 }

@@ -32,13 +32,17 @@ type Config struct {
 	BareID BareID
 	// APIKeys are the automation callers, by label.
 	APIKeys []APIKey
-	// Clients are the target applications callers may choose, in configured order.
-	Clients []Client
-	// ProtectedUsers can never be impersonated (lower-case UUIDs).
-	ProtectedUsers map[string]bool
-	ReasonRequired bool
-	// ReasonMinLength applies only when ReasonRequired (counted in characters).
-	ReasonMinLength int
+	// OIDC, when set, accepts bearer tokens from the Bare.ID instance's admins.
+	OIDC *OIDC
+	// Access, when set, accepts Cloudflare Access's Cf-Access-Jwt-Assertion.
+	Access *Access
+	// Roles names the roles that grant each permission.
+	Roles Roles
+	// JWKSRefetchInterval is the least time between two fetches of a signing-key set
+	// prompted by an unknown key id, so a flood of made-up ids costs at most one
+	// fetch per interval.
+	JWKSRefetchInterval time.Duration
+	Policy
 	// AllowedOrigins are the browser-extension origins CORS answers, exactly as sent.
 	AllowedOrigins map[string]bool
 	// DevLoopback allows http:// loopback URLs for Bare.ID (the emulator).
@@ -69,12 +73,16 @@ type BareID struct {
 type APIKey struct {
 	Label string
 	Hash  [sha256.Size]byte
+	// Roles the key holds; by default just the impersonator role.
+	Roles []string
 }
 
 // Client is a target application.
 type Client struct {
 	ID   string `json:"clientId"`
 	Name string `json:"name"`
+	// Roles, when set, limits the application to callers holding one of them.
+	Roles []string `json:"-"`
 }
 
 // Error lists every setting that is missing or malformed.
@@ -105,16 +113,6 @@ func (e *Error) Variables() []string {
 	return names
 }
 
-// Names lists every variable Load reads, so a platform that cannot enumerate its
-// environment (workerd) can still copy it.
-var Names = []string{
-	"BAREID_API_URL", "BAREID_INSTANCE", "BAREID_TOKEN_URL", "BAREID_CLIENT_ID",
-	"BAREID_CLIENT_SECRET", "BAREID_IMPERSONATION_HOSTS", "BAREID_RESPONSE_TOKEN_PATH",
-	"BAREID_RESPONSE_URL_PATH", "BAREID_TIMEOUT", "ACTAS_API_KEYS", "ACTAS_CLIENTS",
-	"ACTAS_PROTECTED_USERS", "ACTAS_REASON_REQUIRED", "ACTAS_REASON_MIN_LENGTH",
-	"ACTAS_ALLOWED_ORIGINS", "ACTAS_DEV_LOOPBACK",
-}
-
 var (
 	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	clientIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}$`)
@@ -142,18 +140,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	b.ImpersonationHosts = l.hosts("BAREID_IMPERSONATION_HOSTS")
 	b.TokenPath = l.gjsonPath("BAREID_RESPONSE_TOKEN_PATH", DefaultTokenPath)
 	b.URLPath = l.gjsonPath("BAREID_RESPONSE_URL_PATH", DefaultURLPath)
-	b.Timeout = l.duration("BAREID_TIMEOUT", DefaultUpstreamTimeout)
+	b.Timeout = l.durationIn("BAREID_TIMEOUT", DefaultUpstreamTimeout, 100*time.Millisecond, time.Minute)
 
-	c.APIKeys = l.apiKeys("ACTAS_API_KEYS")
-	if len(c.APIKeys) == 0 && !l.failed("ACTAS_API_KEYS") {
-		// With no way to authenticate callers the Worker refuses everything rather
-		// than run open.
-		l.fail("ACTAS_API_KEYS", "is required: no caller authentication is configured")
-	}
-	c.Clients = l.clients("ACTAS_CLIENTS")
-	c.ProtectedUsers = l.uuidSet("ACTAS_PROTECTED_USERS")
-	c.ReasonRequired = l.boolean("ACTAS_REASON_REQUIRED", true)
-	c.ReasonMinLength = l.integer("ACTAS_REASON_MIN_LENGTH", DefaultReasonMinLength, 1, maxReasonMinLength)
+	l.callers(c)
+	l.policy(c)
 	c.AllowedOrigins = l.origins("ACTAS_ALLOWED_ORIGINS")
 
 	if len(l.problems) > 0 {
@@ -238,14 +228,14 @@ func (l *loader) integer(name string, def, lo, hi int) int {
 	return n
 }
 
-func (l *loader) duration(name string, def time.Duration) time.Duration {
+func (l *loader) durationIn(name string, def, lo, hi time.Duration) time.Duration {
 	v := l.get(name)
 	if v == "" {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 100*time.Millisecond || d > time.Minute {
-		l.fail(name, "must be a duration from 100ms to 1m, such as 10s")
+	if err != nil || d < lo || d > hi {
+		l.fail(name, fmt.Sprintf("must be a duration from %v to %v, such as %v", lo, hi, def))
 		return def
 	}
 	return d
@@ -274,6 +264,11 @@ func (l *loader) url(name, def string, devLoopback bool) *url.URL {
 		l.fail(name, "is required")
 		return nil
 	}
+	return l.urlValue(name, v, devLoopback)
+}
+
+// urlValue validates v as url does, reporting problems against name.
+func (l *loader) urlValue(name, v string, devLoopback bool) *url.URL {
 	u, err := url.Parse(v)
 	switch {
 	case err != nil || u.Host == "" || u.Opaque != "":
@@ -316,24 +311,31 @@ func (l *loader) hosts(name string) map[string]bool {
 	return set
 }
 
-func (l *loader) apiKeys(name string) []APIKey {
+func (l *loader) apiKeys(name, impersonatorRole string) []APIKey {
 	items := list(l.get(name))
 	keys := make([]APIKey, 0, len(items))
 	seen := map[string]bool{}
 	for i, item := range items {
-		label, hexHash, ok := strings.Cut(item, ":")
+		label, rest, ok := strings.Cut(item, ":")
+		hexHash, roles, hasRoles := strings.Cut(rest, ":")
 		label = strings.TrimSpace(label)
 		raw, err := hex.DecodeString(strings.TrimSpace(hexHash))
 		if !ok || err != nil || len(raw) != sha256.Size || !labelRE.MatchString(label) {
-			l.fail(name, fmt.Sprintf("entry %d must be label:sha256hex (64 hex digits; label of letters, digits and ._@+-)", i+1))
+			l.fail(name, fmt.Sprintf("entry %d must be label:sha256hex[:role|role] (64 hex digits; label of letters, digits and ._@+-)", i+1))
 			continue
+		}
+		k := APIKey{Label: label, Roles: []string{impersonatorRole}}
+		if hasRoles {
+			if k.Roles = roleList(roles); k.Roles == nil {
+				l.fail(name, fmt.Sprintf("entry %d has an empty or malformed role list", i+1))
+				continue
+			}
 		}
 		if seen[label] {
 			l.fail(name, fmt.Sprintf("entry %d repeats a label", i+1))
 			continue
 		}
 		seen[label] = true
-		k := APIKey{Label: label}
 		copy(k.Hash[:], raw)
 		keys = append(keys, k)
 	}

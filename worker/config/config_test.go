@@ -141,20 +141,3 @@ func TestDevLoopback(t *testing.T) {
 		t.Errorf("APIURL = %s (trailing slash kept?)", got)
 	}
 }
-
-func TestNamesListsEveryVariable(t *testing.T) {
-	read := map[string]bool{}
-	_, _ = config.Load(func(k string) string { read[k] = true; return "" })
-	for k := range read {
-		found := false
-		for _, n := range config.Names {
-			found = found || n == k
-		}
-		if !found {
-			t.Errorf("Load reads %s, which Names does not list", k)
-		}
-	}
-	if len(read) != len(config.Names) {
-		t.Errorf("Load reads %d variables, Names lists %d", len(read), len(config.Names))
-	}
-}

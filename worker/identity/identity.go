@@ -36,9 +36,36 @@ type Identity struct {
 	Actor       string
 	Kind        Kind
 	Permissions []Permission
-	// Subject is the caller's user UUID at Bare.ID when known (OIDC), so a caller can
-	// be refused impersonating themself.
+	// Roles are the caller's role names, for per-application policy.
+	Roles []string
+	// Subject is the caller's user id at their identity provider when known (OIDC:
+	// their Bare.ID user UUID), so a caller can be refused impersonating themself.
 	Subject string
+}
+
+// HasRole reports whether the caller holds one of roles.
+func (id Identity) HasRole(roles ...string) bool {
+	for _, want := range roles {
+		for _, have := range id.Roles {
+			if have == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Grant derives permissions from role names.
+func Grant(roles []string, names config.Roles) []Permission {
+	perms := []Permission{}
+	id := Identity{Roles: roles}
+	if id.HasRole(names.Impersonator) {
+		perms = append(perms, Impersonate)
+	}
+	if id.HasRole(names.Auditor) {
+		perms = append(perms, Audit)
+	}
+	return perms
 }
 
 // Can reports whether the caller holds p.
@@ -94,10 +121,14 @@ func BearerToken(r *http.Request) string {
 // APIKeys authenticates automation callers by a key sent as a bearer token. Only the
 // SHA-256 of each key is configured. JWT-shaped bearer tokens (with dots) are left to
 // the token authenticators.
-type APIKeys []config.APIKey
+type APIKeys struct {
+	Keys  []config.APIKey
+	Roles config.Roles
+}
 
 // Authenticate implements Authenticator.
-func (keys APIKeys) Authenticate(r *http.Request) (Identity, error) {
+func (a APIKeys) Authenticate(r *http.Request) (Identity, error) {
+	keys := a.Keys
 	token := BearerToken(r)
 	if token == "" || strings.Contains(token, ".") {
 		return Identity{}, ErrNoCredentials
@@ -117,6 +148,7 @@ func (keys APIKeys) Authenticate(r *http.Request) (Identity, error) {
 	return Identity{
 		Actor:       keys[match].Label,
 		Kind:        KindAPIKey,
-		Permissions: []Permission{Impersonate},
+		Roles:       keys[match].Roles,
+		Permissions: Grant(keys[match].Roles, a.Roles),
 	}, nil
 }

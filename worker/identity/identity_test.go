@@ -10,10 +10,12 @@ import (
 	"github.com/actas-dev/actas/worker/identity"
 )
 
+var roleNames = config.Roles{Impersonator: "actas-impersonator", Auditor: "actas-auditor"}
+
 func keys(pairs ...string) identity.APIKeys {
-	var out identity.APIKeys
+	out := identity.APIKeys{Roles: roleNames}
 	for i := 0; i < len(pairs); i += 2 {
-		out = append(out, config.APIKey{Label: pairs[i], Hash: sha256.Sum256([]byte(pairs[i+1]))})
+		out.Keys = append(out.Keys, config.APIKey{Label: pairs[i], Hash: sha256.Sum256([]byte(pairs[i+1])), Roles: []string{"actas-impersonator"}})
 	}
 	return out
 }

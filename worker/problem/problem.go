@@ -23,14 +23,18 @@ const (
 	Unauthenticated      Kind = "unauthenticated"
 	Forbidden            Kind = "forbidden"
 	InvalidBody          Kind = "invalid-body"
+	InvalidQuery         Kind = "invalid-query"
 	InvalidUserID        Kind = "invalid-user-id"
 	ClientNotAllowed     Kind = "client-not-allowed"
 	UserNotAllowed       Kind = "user-not-allowed"
 	ReasonRequired       Kind = "reason-required"
 	ReasonInvalid        Kind = "reason-invalid"
+	NotActive            Kind = "impersonation-not-active"
 	NotFound             Kind = "not-found"
 	MethodNotAllowed     Kind = "method-not-allowed"
 	UnsupportedMedia     Kind = "unsupported-media-type"
+	NotAcceptable        Kind = "not-acceptable"
+	RateLimited          Kind = "rate-limited"
 	OriginNotAllowed     Kind = "origin-not-allowed"
 	UpstreamFailed       Kind = "upstream-failed"
 	UpstreamUnavailable  Kind = "upstream-unavailable"
@@ -47,14 +51,18 @@ var meta = map[Kind]struct {
 	Unauthenticated:      {http.StatusUnauthorized, "Authentication required"},
 	Forbidden:            {http.StatusForbidden, "Not allowed"},
 	InvalidBody:          {http.StatusBadRequest, "Request body is invalid"},
+	InvalidQuery:         {http.StatusBadRequest, "Query parameters are invalid"},
 	InvalidUserID:        {http.StatusBadRequest, "User id is not a UUID"},
 	ClientNotAllowed:     {http.StatusBadRequest, "Application is not allowed"},
 	UserNotAllowed:       {http.StatusForbidden, "User may not be impersonated"},
 	ReasonRequired:       {http.StatusBadRequest, "A reason is required"},
 	ReasonInvalid:        {http.StatusBadRequest, "Reason is invalid"},
+	NotActive:            {http.StatusConflict, "Impersonation is not active"},
 	NotFound:             {http.StatusNotFound, "Not found"},
 	MethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
 	UnsupportedMedia:     {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	NotAcceptable:        {http.StatusNotAcceptable, "Not acceptable"},
+	RateLimited:          {http.StatusTooManyRequests, "Too many impersonations"},
 	OriginNotAllowed:     {http.StatusForbidden, "Origin not allowed"},
 	UpstreamFailed:       {http.StatusBadGateway, "Bare.ID answered unexpectedly"},
 	UpstreamUnavailable:  {http.StatusServiceUnavailable, "Bare.ID is unreachable"},

@@ -6,13 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/actas-dev/actas/worker/audit"
 	"github.com/actas-dev/actas/worker/bareid"
@@ -20,9 +16,6 @@ import (
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/problem"
 )
-
-// maxReasonLength bounds the stored reason (in characters).
-const maxReasonLength = 1000
 
 type impersonationRequest struct {
 	UserUUID string `json:"userUuid"`
@@ -41,22 +34,19 @@ type impersonationResponse struct {
 	ClientID  string `json:"clientId"`
 }
 
-// createImpersonation is POST /v1/impersonations: authenticate (done), validate,
-// policy, audit "pending" (must succeed), mint, audit the outcome (must succeed), and
-// only then hand back the token.
+// createImpersonation is POST /v1/impersonations: authenticate (done), validate the
+// input, audit "requested" (must succeed), apply the policy (a refusal is audited as
+// denied), mint, audit the outcome (must succeed), and only then hand back the token.
 func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) error {
 	id := caller(r)
-	if !id.Can(identity.Impersonate) {
-		return problem.New(problem.Forbidden, "You may not impersonate users.")
-	}
 	req, err := decodeImpersonation(r)
 	if err != nil {
 		return err
 	}
-	if err := s.validate(&req); err != nil {
+	if err := validate(&req); err != nil {
 		return err
 	}
-
+	ri := info(r)
 	rec := audit.Record{
 		ID:          newUUID(),
 		RequestedAt: s.now(),
@@ -65,21 +55,20 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 		TargetUser:  req.UserUUID,
 		ClientID:    req.ClientID,
 		Reason:      req.Reason,
-		RequestID:   info(r).requestID,
+		RequestID:   ri.requestID,
 		ClientIP:    r.Header.Get("CF-Connecting-IP"),
 		UserAgent:   r.UserAgent(),
 	}
 	if err := s.store.Begin(r.Context(), rec); err != nil {
 		return auditUnavailable(err)
 	}
-	ri := info(r)
 
-	if denial := s.policy(id, req); denial != nil {
+	if d := s.decide(r.Context(), id, req); d != nil {
 		ri.outcome = string(audit.Denied)
-		if err := s.complete(r.Context(), rec, audit.Completion{Outcome: audit.Denied, Detail: denial.rule}); err != nil {
+		if err := s.complete(r.Context(), rec, audit.Completion{Outcome: audit.Denied, Detail: d.rule}); err != nil {
 			return err
 		}
-		return denial.err
+		return d.err
 	}
 
 	imp, mintErr := s.upstr.Mint(r.Context(), req.UserUUID, req.ClientID)
@@ -140,55 +129,6 @@ func decodeImpersonation(r *http.Request) (impersonationRequest, error) {
 	return req, nil
 }
 
-// validate checks the request's shape and normalises it. What it rejects is bad input
-// (400) and is not audited; what policy refuses is.
-func (s *server) validate(req *impersonationRequest) error {
-	if !config.IsUUID(req.UserUUID) {
-		return problem.New(problem.InvalidUserID, "userUuid must be a UUID such as 3f2c1a9e-8d4b-4c6a-9f1e-2b7d5c8a0e41.")
-	}
-	req.UserUUID = strings.ToLower(req.UserUUID)
-	if _, ok := s.cfg.Client(req.ClientID); !ok {
-		return problem.New(problem.ClientNotAllowed, "clientId must be one of the applications GET /v1/clients lists.")
-	}
-	req.Reason = strings.TrimSpace(req.Reason)
-	n := utf8.RuneCountInString(req.Reason)
-	switch {
-	case !utf8.ValidString(req.Reason):
-		return problem.New(problem.ReasonInvalid, "reason must be valid UTF-8 text.")
-	case s.cfg.ReasonRequired && n == 0:
-		return problem.New(problem.ReasonRequired, fmt.Sprintf("Give a reason (at least %d characters), such as a ticket id.", s.cfg.ReasonMinLength))
-	case s.cfg.ReasonRequired && n < s.cfg.ReasonMinLength:
-		return problem.New(problem.ReasonRequired, fmt.Sprintf("The reason must be at least %d characters long.", s.cfg.ReasonMinLength))
-	case n > maxReasonLength:
-		return problem.New(problem.ReasonInvalid, fmt.Sprintf("The reason must be at most %d characters long.", maxReasonLength))
-	case strings.ContainsFunc(req.Reason, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }):
-		return problem.New(problem.ReasonInvalid, "The reason may not contain control characters other than line breaks and tabs.")
-	}
-	return nil
-}
-
-type denial struct {
-	rule string
-	err  error
-}
-
-// policy decides whether this caller may impersonate this user in this application.
-// A protected user is refused exactly like a user Bare.ID does not know, so the answer
-// never reveals which users are protected or exist.
-func (s *server) policy(id identity.Identity, req impersonationRequest) *denial {
-	switch {
-	case s.cfg.ProtectedUsers[req.UserUUID]:
-		return &denial{"protected-user", userNotAllowed()}
-	case id.Subject != "" && strings.EqualFold(id.Subject, req.UserUUID):
-		return &denial{"self", problem.New(problem.UserNotAllowed, "You cannot impersonate yourself.")}
-	}
-	return nil
-}
-
-func userNotAllowed() *problem.Error {
-	return problem.New(problem.UserNotAllowed, "This user cannot be impersonated in this application.")
-}
-
 // upstreamProblem maps a failed mint to the caller's problem and the upstream status
 // for the audit row.
 func upstreamProblem(err error) (*problem.Error, int) {
@@ -218,18 +158,24 @@ func upstreamProblem(err error) (*problem.Error, int) {
 
 // listClients is GET /v1/clients: the applications this caller may choose.
 func (s *server) listClients(w http.ResponseWriter, r *http.Request) error {
-	if !caller(r).Can(identity.Impersonate) {
+	id := caller(r)
+	if !id.Can(identity.Impersonate) {
 		return problem.New(problem.Forbidden, "You may not impersonate users.")
 	}
-	return writeJSON(w, http.StatusOK, s.cfg.Clients)
+	return writeJSON(w, http.StatusOK, s.clientsFor(id))
 }
 
 type meResponse struct {
 	Actor           string                `json:"actor"`
 	ActorKind       identity.Kind         `json:"actorKind"`
+	Subject         string                `json:"subject,omitempty"`
+	Roles           []string              `json:"roles"`
 	Permissions     []identity.Permission `json:"permissions"`
+	Clients         []config.Client       `json:"clients"`
 	ReasonRequired  bool                  `json:"reasonRequired"`
 	ReasonMinLength int                   `json:"reasonMinLength,omitempty"`
+	ReasonPattern   string                `json:"reasonPattern,omitempty"`
+	RateLimit       string                `json:"rateLimit"`
 }
 
 // me is GET /v1/me: who the Worker thinks the caller is and what they may do.
@@ -238,14 +184,21 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 	resp := meResponse{
 		Actor:          id.Actor,
 		ActorKind:      id.Kind,
-		Permissions:    id.Permissions,
+		Subject:        id.Subject,
+		Roles:          append([]string{}, id.Roles...),
+		Permissions:    append([]identity.Permission{}, id.Permissions...),
+		Clients:        []config.Client{},
 		ReasonRequired: s.cfg.ReasonRequired,
+		RateLimit:      s.cfg.RateLimit.String(),
 	}
-	if resp.Permissions == nil {
-		resp.Permissions = []identity.Permission{}
+	if id.Can(identity.Impersonate) {
+		resp.Clients = s.clientsFor(id)
 	}
 	if s.cfg.ReasonRequired {
 		resp.ReasonMinLength = s.cfg.ReasonMinLength
+		if s.cfg.ReasonPattern != nil {
+			resp.ReasonPattern = s.cfg.ReasonPattern.String()
+		}
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }

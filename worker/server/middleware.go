@@ -175,7 +175,7 @@ func (s *server) authed(h handlerFunc) handlerFunc {
 		id, err := s.auth.Authenticate(r)
 		switch {
 		case errors.Is(err, identity.ErrNoCredentials):
-			return problem.New(problem.Unauthenticated, "Send credentials: Authorization: Bearer <API key>.")
+			return problem.New(problem.Unauthenticated, "Send credentials: Authorization: Bearer <access token or API key>.")
 		case err != nil:
 			return problem.Wrap(problem.Unauthenticated, "The credentials were not accepted.", err)
 		}

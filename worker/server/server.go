@@ -68,7 +68,7 @@ func New(d Deps) http.Handler {
 	}
 	s := &server{
 		cfg:   cfg,
-		auth:  identity.Chain{identity.APIKeys(cfg.APIKeys)},
+		auth:  authenticators(cfg, d.HTTP, now),
 		store: audit.NewStore(d.DB),
 		upstr: bareid.New(cfg.BareID, cfg.DevLoopback, d.HTTP, now),
 		log:   lg,
@@ -77,11 +77,28 @@ func New(d Deps) http.Handler {
 	return s.routes()
 }
 
+// authenticators are the configured ways of identifying callers, explicit bearer
+// credentials first: an admin's own token wins over a Cloudflare Access header.
+func authenticators(cfg *config.Config, d Doer, now func() time.Time) identity.Chain {
+	chain := identity.Chain{identity.APIKeys{Keys: cfg.APIKeys, Roles: cfg.Roles}}
+	if cfg.OIDC != nil {
+		chain = append(chain, identity.NewOIDC(*cfg.OIDC, cfg.Roles, cfg.DevLoopback, cfg.JWKSRefetchInterval, d, now))
+	}
+	if cfg.Access != nil {
+		chain = append(chain, identity.NewAccess(*cfg.Access, cfg.Roles, cfg.JWKSRefetchInterval, d, now))
+	}
+	return chain
+}
+
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 	mux.Handle("POST /v1/impersonations", s.api(s.authed(s.createImpersonation)))
+	mux.Handle("GET /v1/impersonations", s.api(s.authed(s.listImpersonations)))
+	mux.Handle("GET /v1/impersonations/verify", s.api(s.authed(s.verifyChain)))
+	mux.Handle("GET /v1/impersonations/{id}", s.api(s.authed(s.getImpersonation)))
+	mux.Handle("POST /v1/impersonations/{id}/end", s.api(s.authed(s.endImpersonation)))
 	mux.Handle("GET /v1/clients", s.api(s.authed(s.listClients)))
 	mux.Handle("GET /v1/me", s.api(s.authed(s.me)))
 	mux.Handle("OPTIONS /v1/", s.api(func(w http.ResponseWriter, r *http.Request) error {

@@ -238,9 +238,7 @@ func TestBadInput(t *testing.T) {
 		slug              string
 	}{
 		{"not a uuid", mintBody("alice", "crm", "SUP-1234 x"), "", 400, "invalid-user-id"},
-		{"unknown client", mintBody(alice, "admin-console", "SUP-1234 x"), "", 400, "client-not-allowed"},
-		{"no reason", mintBody(alice, "crm", "  "), "", 400, "reason-required"},
-		{"short reason", mintBody(alice, "crm", "SUP-1"), "", 400, "reason-required"},
+		{"malformed client", mintBody(alice, "crm'; DROP TABLE", "SUP-1234 x"), "", 400, "client-not-allowed"},
 		{"control character", mintBody(alice, "crm", "SUP-1234 \x1b[31m red"), "", 400, "reason-invalid"},
 		{"too long", mintBody(alice, "crm", strings.Repeat("x", 1001)), "", 400, "reason-invalid"},
 		{"unknown field", `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 x","admin":true}`, "", 400, "invalid-body"},
@@ -375,7 +373,7 @@ func TestRoutes(t *testing.T) {
 	wantProblem(t, f.do(t, "GET", "/v2/nothing", "", auth), 404, "not-found")
 	rep = f.do(t, "DELETE", "/v1/impersonations", "", auth)
 	wantProblem(t, rep, 405, "method-not-allowed")
-	if rep.header.Get("Allow") != "POST" {
+	if rep.header.Get("Allow") != "GET, POST" {
 		t.Errorf("Allow %q", rep.header.Get("Allow"))
 	}
 }
@@ -453,7 +451,7 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 	if len(listed) != len(problem.Kinds()) {
 		t.Errorf("openapi.json lists %d problem types, the code has %d", len(listed), len(problem.Kinds()))
 	}
-	for _, p := range []string{"/v1/impersonations", "/v1/clients", "/v1/me", "/healthz", "/openapi.json"} {
+	for _, p := range []string{"/v1/impersonations", "/v1/impersonations/verify", "/v1/impersonations/{id}", "/v1/impersonations/{id}/end", "/v1/clients", "/v1/me", "/healthz", "/openapi.json"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}

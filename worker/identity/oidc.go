@@ -1,0 +1,134 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/tidwall/gjson"
+
+	"github.com/actas-dev/actas/worker/config"
+)
+
+// KindOIDC and KindAccess are the token-based identification methods.
+const (
+	KindOIDC   Kind = "oidc"
+	KindAccess Kind = "access"
+)
+
+// OIDC authenticates admins by access tokens of the Bare.ID instance (OpenID Connect
+// Core 1.0; Keycloak-shaped claims). The signing keys come from the issuer's JWKS,
+// found by discovery (OpenID Connect Discovery 1.0 §4) and cached.
+type OIDC struct {
+	cfg    config.OIDC
+	roles  config.Roles
+	verify *verifier
+}
+
+// NewOIDC returns the OIDC authenticator. devLoopback allows an http loopback
+// jwks_uri (the emulator); d sends the discovery and JWKS requests.
+func NewOIDC(cfg config.OIDC, roles config.Roles, devLoopback bool, refetch time.Duration, d Doer, now func() time.Time) *OIDC {
+	issuer := cfg.Issuer.String()
+	var (
+		mu      sync.Mutex
+		jwksURI string
+	)
+	fetch := func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+		mu.Lock()
+		uri := jwksURI
+		mu.Unlock()
+		if uri == "" {
+			var err error
+			if uri, err = discover(ctx, d, issuer, devLoopback); err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			jwksURI = uri
+			mu.Unlock()
+		}
+		return fetchKeySet(d, uri)(ctx)
+	}
+	return &OIDC{cfg: cfg, roles: roles, verify: &verifier{
+		keys:   &keySet{fetch: fetch, minInterval: refetch, now: now},
+		issuer: issuer, audience: cfg.Audience, acceptAZP: true, now: now,
+	}}
+}
+
+// discover reads the issuer's discovery document and returns its jwks_uri, after
+// checking that the document names this very issuer (§4.3) and that the key set is
+// served over https (or loopback in development).
+func discover(ctx context.Context, d Doer, issuer string, devLoopback bool) (string, error) {
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := fetchJSON(ctx, d, issuer+"/.well-known/openid-configuration", &doc); err != nil {
+		return "", err
+	}
+	if doc.Issuer != issuer {
+		return "", errors.New("identity: discovery document names another issuer")
+	}
+	u, err := url.Parse(doc.JWKSURI)
+	if err != nil || u.Host == "" || u.User != nil ||
+		!(u.Scheme == "https" || (devLoopback && u.Scheme == "http" && config.IsLoopback(u.Hostname()))) {
+		return "", errors.New("identity: discovery document's jwks_uri is not an https URL")
+	}
+	return u.String(), nil
+}
+
+// Authenticate implements Authenticator for JWT-shaped bearer tokens.
+func (o *OIDC) Authenticate(r *http.Request) (Identity, error) {
+	token := BearerToken(r)
+	if strings.Count(token, ".") != 2 {
+		return Identity{}, ErrNoCredentials
+	}
+	claims, reg, err := o.verify.verify(r.Context(), token)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidCredentials, err)
+	}
+	actor := firstString(claims, o.cfg.ActorClaim, "preferred_username", "sub")
+	if actor == "" {
+		return Identity{}, fmt.Errorf("%w: token names no actor", ErrInvalidCredentials)
+	}
+	roles := stringsAt(claims, o.cfg.RolesPath)
+	return Identity{
+		Actor:       actor,
+		Kind:        KindOIDC,
+		Subject:     reg.Subject,
+		Roles:       roles,
+		Permissions: Grant(roles, o.roles),
+	}, nil
+}
+
+// firstString returns the first non-empty string claim among the gjson paths.
+func firstString(claims json.RawMessage, paths ...string) string {
+	for _, p := range paths {
+		if v := gjson.GetBytes(claims, p); v.Type == gjson.String && strings.TrimSpace(v.Str) != "" {
+			return strings.TrimSpace(v.Str)
+		}
+	}
+	return ""
+}
+
+// stringsAt returns the strings at a gjson path: an array of strings, or one string.
+func stringsAt(claims json.RawMessage, path string) []string {
+	v := gjson.GetBytes(claims, path)
+	var out []string
+	if v.Type == gjson.String {
+		return []string{v.Str}
+	}
+	v.ForEach(func(_, item gjson.Result) bool {
+		if item.Type == gjson.String {
+			out = append(out, item.Str)
+		}
+		return true
+	})
+	return out
+}
