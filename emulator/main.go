@@ -1,9 +1,12 @@
 // Command emulator is a stand-in for Bare.ID (hosted Keycloak) as far as
 // actas sees it: a realm's OpenID Connect provider (discovery, JWKS, the
-// OAuth 2.0 token endpoint with client_credentials), the impersonation-token
-// API, the impersonation URL that starts a browser session, a demo admin tool
-// that lists users, demo target applications and an audit log. It also has
-// fault switches and a loopback-only control API for tests.
+// OAuth 2.0 token endpoint with client_credentials for service accounts and
+// authorization_code with PKCE plus refresh_token for admins signing in
+// through a public client, a login page, userinfo and logout), the
+// impersonation-token API, the impersonation URL that starts a browser
+// session, a demo admin tool that lists users, demo target applications and
+// an audit log. It also has fault switches and a loopback-only control API
+// for tests, including a test-signing endpoint.
 //
 // It is a test double with committed development secrets: it refuses to
 // listen beyond loopback unless told to with -allow-remote.
@@ -23,6 +26,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 func main() {
@@ -39,6 +44,8 @@ type options struct {
 	allowRemote bool
 	latency     time.Duration
 	faults      Faults
+	login       LoginMode
+	rotateEvery time.Duration
 }
 
 const usageHeader = `Usage: go run ./emulator [flags]
@@ -51,18 +58,28 @@ gracefully.
 
 Endpoints (R = /realms/{realm}, realm "demo" in the default seed):
   GET  R/.well-known/openid-configuration   OIDC discovery
-  GET  R/protocol/openid-connect/certs       JWKS (RS256)
-  POST R/protocol/openid-connect/token       client_credentials grant
-  GET  R/protocol/openid-connect/auth        501 (interactive sign-in not yet emulated)
-  GET  R/protocol/openid-connect/logout      end the session
+  GET  R/protocol/openid-connect/certs       JWKS
+  GET  R/protocol/openid-connect/auth        authorization endpoint: code + PKCE S256,
+                                              login page listing the seeded admins
+  POST R/login-actions/authenticate          the login page's form (CSRF-protected)
+  POST R/protocol/openid-connect/token       grants client_credentials,
+                                              authorization_code, refresh_token
+  GET  R/protocol/openid-connect/userinfo    claims of a bearer access token
+  GET  R/protocol/openid-connect/logout      end the sessions (id_token_hint,
+                                              post_logout_redirect_uri, state)
   POST /user/v1/{instance}/impersonation-token?userUuid=&clientId=
   GET  R/impersonate?token=   POST R/impersonate (form token=)
   GET  /admin, /admin/users/{uuid}           demo admin tool
   GET  /apps/{clientId}/                      demo target application
   POST /apps/{clientId}/change-password      refused (403) when impersonated
   GET  /audit, /audit.json                    the emulator's audit log
-  GET|PUT /_control/faults, GET /_control/stats, POST /_control/reset
-                                              control API, loopback clients only
+
+Control API, loopback clients only:
+  GET|PUT /_control/faults    GET|PUT /_control/login {"autoLogin","nonInteractive"}
+  GET /_control/stats         POST /_control/reset
+  POST /_control/rotate-keys {"dropOld":bool,"alg":"RS256"|"ES256"}
+  POST /_control/tokens {"username":"ada"}   an admin's token response, no browser
+  POST /_control/sign {"username","claims","header"}   test double: signs any claims
 
 Flags:
 `
@@ -87,6 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.faults.MintUnauthorizedOnce, "mint-unauthorized-once", false, "fault: the next impersonation-token call answers 401, then the fault clears")
 	fs.BoolVar(&o.faults.WrongHost, "wrong-host", false, "fault: the impersonation-token API answers a URL on https://evil.example")
 	fs.BoolVar(&o.faults.TokenDown, "token-down", false, "fault: the token endpoint answers 503")
+	fs.StringVar(&o.login.AutoLogin, "auto-login", "", "sign every authorization request in as this seeded admin `username` at once, without the login page")
+	fs.BoolVar(&o.login.NonInteractive, "non-interactive", false, "never show the login page: login_hint=USERNAME signs in as that admin, otherwise error=login_required")
+	fs.DurationVar(&o.rotateEvery, "rotate-keys-every", 0, "rotate the signing key every `duration` (e.g. 10m), keeping the previous keys in the JWKS; 0 never")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -95,6 +115,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.latency < 0 {
 		return o, errors.New("-latency must not be negative")
+	}
+	if o.rotateEvery < 0 || (o.rotateEvery > 0 && o.rotateEvery < minRotateEvery) {
+		return o, fmt.Errorf("-rotate-keys-every must be 0 or at least %v", minRotateEvery)
 	}
 	o.faults.LatencyMs = int(o.latency / time.Millisecond)
 	if err := o.faults.validate(); err != nil {
@@ -144,6 +167,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	if err := o.login.validate(seed); err != nil {
+		fmt.Fprintln(stderr, "emulator: -auto-login:", err)
+		return 2
+	}
 	priv, err := newRSAKey()
 	if err != nil {
 		return fail(err)
@@ -161,7 +188,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if publicURL == "" {
 		publicURL = listenURL
 	}
-	srv, err := newServer(serverConfig{Seed: seed, PublicURL: publicURL, Keys: keys, Logger: logger, Faults: o.faults})
+	srv, err := newServer(serverConfig{Seed: seed, PublicURL: publicURL, Keys: keys, Logger: logger,
+		Faults: o.faults, Login: o.login})
 	if err != nil {
 		ln.Close()
 		return fail(err)
@@ -176,8 +204,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 
+	if o.rotateEvery > 0 {
+		go rotateKeysEvery(ctx, keys, o.rotateEvery, logger)
+	}
+
 	logger.Info("emulator ready", "publicUrl", srv.public.String(), "realm", seed.Realm,
-		"instance", seed.Instance, "faults", o.faults)
+		"instance", seed.Instance, "faults", o.faults, "login", o.login)
 	ready, _ := json.Marshal(struct {
 		Msg string `json:"msg"`
 		URL string `json:"url"`
@@ -196,4 +228,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("emulator stopped")
 	return 0
+}
+
+// minRotateEvery keeps -rotate-keys-every from turning key generation into a
+// busy loop.
+const minRotateEvery = time.Second
+
+// rotateKeysEvery rotates the signing key (RS256, keeping the previous keys)
+// every d until ctx ends.
+func rotateKeysEvery(ctx context.Context, keys *keySet, d time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := keys.rotate(jose.RS256, false); err != nil {
+				logger.Error("rotate keys", "err", err)
+				continue
+			}
+			logger.Info("keys rotated", "kid", keys.current().kid)
+		}
+	}
 }

@@ -4,7 +4,8 @@ package main
 // discovery (OpenID Connect Discovery 1.0), JWKS (RFC 7517) and the OAuth 2.0
 // token endpoint (RFC 6749 §3.2) with the client_credentials grant (§4.4) and
 // client authentication by client_secret_basic or client_secret_post
-// (§2.3.1). Access tokens are RS256 JWTs (RFC 7519).
+// (§2.3.1). Access tokens are RS256 (or, after a rotation to ES256, ES256)
+// JWTs (RFC 7519). The grants for admins are in usertokens.go.
 
 import (
 	"crypto/sha256"
@@ -34,14 +35,18 @@ type discovery struct {
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
+	PromptValuesSupported             []string `json:"prompt_values_supported"`
+	AuthorizationResponseISSSupported bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 func (s *server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -51,28 +56,25 @@ func (s *server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		AuthorizationEndpoint:             oidc + "/auth",
 		TokenEndpoint:                     oidc + "/token",
 		JWKSURI:                           oidc + "/certs",
+		UserinfoEndpoint:                  oidc + "/userinfo",
 		EndSessionEndpoint:                oidc + "/logout",
 		GrantTypesSupported:               slices.Sorted(maps.Keys(s.grantTypes)),
 		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"RS256"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		IDTokenSigningAlgValuesSupported:  []string{"RS256", "ES256"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
-		ScopesSupported:                   []string{"openid", "profile", "email"},
+		ScopesSupported:                   supportedScopes,
+		PromptValuesSupported:             []string{"none", "login", "consent", "select_account"},
+		AuthorizationResponseISSSupported: true,
 	})
 }
 
 func (s *server) handleCerts(w http.ResponseWriter, r *http.Request) {
+	s.stats.jwksRequests.Add(1)
 	w.Header().Set("Cache-Control", "no-cache")
 	writeJSON(w, http.StatusOK, s.keys.publicJWKS())
-}
-
-// handleAuth is the authorization endpoint. The authorization code grant
-// with PKCE is not emulated yet; it will register "authorization_code" in
-// grantTypes and answer here.
-func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
-	s.renderMessage(w, http.StatusNotImplemented, "Not implemented yet",
-		"The emulator does not offer interactive sign-in (authorization code flow) yet.")
 }
 
 // grantHandler answers a token request whose form has been parsed.
@@ -162,11 +164,16 @@ func (s *server) clientCredentials(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// tokenResponse is RFC 6749 §5.1's answer; the refresh and ID token fields
+// are only in answers to admins' grants.
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
-	Scope       string `json:"scope"`
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int    `json:"expires_in"`
+	RefreshToken     string `json:"refresh_token,omitempty"`
+	RefreshExpiresIn int    `json:"refresh_expires_in,omitempty"`
+	IDToken          string `json:"id_token,omitempty"`
+	Scope            string `json:"scope"`
 }
 
 // accessClaims are the claims of an access token, Keycloak-shaped.

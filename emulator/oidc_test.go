@@ -41,22 +41,22 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
-	if !slices.Equal(d.IDTokenSigningAlgValuesSupported, []string{"RS256"}) {
+	if !slices.Equal(d.IDTokenSigningAlgValuesSupported, []string{"RS256", "ES256"}) {
 		t.Errorf("id_token_signing_alg_values_supported = %v", d.IDTokenSigningAlgValuesSupported)
 	}
-	if !slices.Contains(d.GrantTypesSupported, "client_credentials") {
+	if !slices.Equal(d.GrantTypesSupported, []string{"authorization_code", "client_credentials", "refresh_token"}) {
 		t.Errorf("grant_types_supported = %v", d.GrantTypesSupported)
+	}
+	if !slices.Equal(d.ResponseTypesSupported, []string{"code"}) || !slices.Equal(d.CodeChallengeMethodsSupported, []string{"S256"}) {
+		t.Errorf("response_types_supported = %v, code_challenge_methods_supported = %v",
+			d.ResponseTypesSupported, d.CodeChallengeMethodsSupported)
+	}
+	if d.UserinfoEndpoint != iss+"/protocol/openid-connect/userinfo" || !d.AuthorizationResponseISSSupported {
+		t.Errorf("userinfo_endpoint = %q, iss parameter supported = %v", d.UserinfoEndpoint, d.AuthorizationResponseISSSupported)
 	}
 
 	if rec := e.do(httptest.NewRequest("GET", "/realms/other/.well-known/openid-configuration", nil)); rec.Code != http.StatusNotFound {
 		t.Errorf("unknown realm: status %d, want 404", rec.Code)
-	}
-}
-
-func TestAuthNotYet(t *testing.T) {
-	e := newTestEnv(t)
-	if rec := e.do(httptest.NewRequest("GET", "/realms/demo/protocol/openid-connect/auth", nil)); rec.Code != http.StatusNotImplemented {
-		t.Errorf("status %d, want 501", rec.Code)
 	}
 }
 
@@ -108,7 +108,7 @@ func TestCertsVerifyIssuedToken(t *testing.T) {
 func TestKeyRotationKeepsOldTokensValid(t *testing.T) {
 	e := newTestEnv(t)
 	old := e.accessToken(testImpID, testImpSecret)
-	if err := e.s.keys.rotate(); err != nil {
+	if err := e.s.keys.rotate(jose.RS256, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.s.keys.publicJWKS().Keys); n != 2 {
@@ -157,7 +157,7 @@ func TestClientCredentials(t *testing.T) {
 		{name: "mismatched client_id in body", form: with(url.Values{"client_id": {testNoRoleID}}), auth: basic(testImpID, testImpSecret), wantStatus: 401, wantError: "invalid_client"},
 		{name: "two authentication methods", form: with(url.Values{"client_id": {testImpID}, "client_secret": {testImpSecret}}), auth: basic(testImpID, testImpSecret), wantStatus: 400, wantError: "invalid_request"},
 		{name: "wrong grant", form: url.Values{"grant_type": {"password"}}, auth: basic(testImpID, testImpSecret), wantStatus: 400, wantError: "unsupported_grant_type"},
-		{name: "authorization_code not yet", form: url.Values{"grant_type": {"authorization_code"}}, auth: basic(testImpID, testImpSecret), wantStatus: 400, wantError: "unsupported_grant_type"},
+		{name: "implicit", form: url.Values{"grant_type": {"implicit"}}, auth: basic(testImpID, testImpSecret), wantStatus: 400, wantError: "unsupported_grant_type"},
 		{name: "missing grant", form: url.Values{}, auth: basic(testImpID, testImpSecret), wantStatus: 400, wantError: "invalid_request"},
 		{name: "repeated parameter", form: url.Values{"grant_type": {"client_credentials", "client_credentials"}}, auth: basic(testImpID, testImpSecret), wantStatus: 400, wantError: "invalid_request"},
 		{name: "JSON body", form: cc, auth: basic(testImpID, testImpSecret), contentType: "application/json", wantStatus: 400, wantError: "invalid_request"},

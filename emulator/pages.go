@@ -20,7 +20,7 @@ var templateFS embed.FS
 var pages = func() map[string]*template.Template {
 	layout := template.Must(template.ParseFS(templateFS, "templates/layout.html"))
 	m := map[string]*template.Template{}
-	for _, name := range []string{"admin", "user", "app", "audit", "message"} {
+	for _, name := range []string{"admin", "user", "app", "audit", "message", "login"} {
 		m[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
 	}
 	return m
@@ -45,9 +45,17 @@ func (s *server) page(title string) page {
 	return p
 }
 
+// defaultCSP allows no script and posts only to the emulator itself.
+const defaultCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 // render executes a page into a buffer first, so that a template error
 // becomes a clean 500 instead of half a page.
 func (s *server) render(w http.ResponseWriter, status int, name string, data any) {
+	s.renderCSP(w, status, name, defaultCSP, data)
+}
+
+// renderCSP is render with a page-specific Content-Security-Policy.
+func (s *server) renderCSP(w http.ResponseWriter, status int, name, csp string, data any) {
 	var buf bytes.Buffer
 	if err := pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		s.log.Error("render", "page", name, "err", err)
@@ -56,7 +64,7 @@ func (s *server) render(w http.ResponseWriter, status int, name string, data any
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

@@ -31,6 +31,7 @@ type Seed struct {
 	ServiceAccounts []ServiceAccount `json:"serviceAccounts"`
 	Users           []User           `json:"users"`
 	Clients         []Client         `json:"clients"`
+	PublicClients   []PublicClient   `json:"publicClients"`
 	Admins          []Admin          `json:"admins"`
 }
 
@@ -60,8 +61,20 @@ type Client struct {
 	RedirectURL string `json:"redirectUrl"`
 }
 
-// Admin is a person who signs in to actas through OIDC. Roles are realm roles
-// such as "actas-impersonator" or "actas-auditor".
+// PublicClient is an OpenID Connect client without a secret that signs admins
+// in with the authorization code grant and PKCE S256 (RFC 7636), such as the
+// actas browser extension. RedirectURIs are exact URIs or the narrow patterns
+// described in redirect.go.
+type PublicClient struct {
+	ClientID     string   `json:"clientId"`
+	Name         string   `json:"name"`
+	RedirectURIs []string `json:"redirectUris"`
+}
+
+// Admin is a person who signs in to actas through OIDC. Roles are the roles
+// actas checks, such as "actas-impersonator" or "actas-auditor"; an admin's
+// access token carries them both as realm roles and as client roles of the
+// public client that asked.
 type Admin struct {
 	UUID     string   `json:"uuid"`
 	Username string   `json:"username"`
@@ -168,6 +181,24 @@ func (s *Seed) validate() error {
 			bad("clients[%d].redirectUrl %q must be http(s) or relative", i, c.RedirectURL)
 		}
 	}
+	for i, pc := range s.PublicClients {
+		if !clientIDPattern.MatchString(pc.ClientID) {
+			bad("publicClients[%d].clientId %q is invalid", i, pc.ClientID)
+		}
+		if clients[pc.ClientID] || ids[pc.ClientID] {
+			bad("publicClients[%d].clientId %q is already a client or service account", i, pc.ClientID)
+		}
+		clients[pc.ClientID] = true
+		if len(pc.RedirectURIs) == 0 {
+			bad("publicClients[%d] has no redirectUris", i)
+		}
+		for _, p := range pc.RedirectURIs {
+			if _, err := parseRedirectPattern(p); err != nil {
+				bad("publicClients[%d]: %v", i, err)
+			}
+		}
+	}
+	admins := map[string]bool{}
 	for i, a := range s.Admins {
 		if !isCanonicalUUID(a.UUID) {
 			bad("admins[%d].uuid %q is not a lower-case UUID", i, a.UUID)
@@ -175,6 +206,10 @@ func (s *Seed) validate() error {
 		if a.Username == "" {
 			bad("admins[%d].username is empty", i)
 		}
+		if admins[a.Username] {
+			bad("admins[%d].username %q is duplicated", i, a.Username)
+		}
+		admins[a.Username] = true
 	}
 	return errors.Join(errs...)
 }
@@ -211,4 +246,31 @@ func (s *Seed) client(clientID string) (Client, bool) {
 		}
 	}
 	return Client{}, false
+}
+
+func (s *Seed) publicClient(clientID string) (PublicClient, bool) {
+	for _, c := range s.PublicClients {
+		if c.ClientID == clientID {
+			return c, true
+		}
+	}
+	return PublicClient{}, false
+}
+
+func (s *Seed) adminByUsername(username string) (Admin, bool) {
+	for _, a := range s.Admins {
+		if a.Username == username {
+			return a, true
+		}
+	}
+	return Admin{}, false
+}
+
+func (s *Seed) adminByUUID(id string) (Admin, bool) {
+	for _, a := range s.Admins {
+		if a.UUID == id {
+			return a, true
+		}
+	}
+	return Admin{}, false
 }

@@ -26,9 +26,15 @@ type server struct {
 	sessions *sessionStore
 	audit    auditLog
 
-	// grantTypes maps a token endpoint grant_type to its handler, so that
-	// further grants (authorization_code with PKCE) slot in beside
-	// client_credentials.
+	// signin holds admin sessions, codes and refresh tokens; login is the
+	// current sign-in mode and loginDefault the one configured at start,
+	// which a reset restores.
+	signin       *signInStore
+	login        loginSwitch
+	loginDefault LoginMode
+
+	// grantTypes maps a token endpoint grant_type to its handler; discovery
+	// lists its keys.
 	grantTypes map[string]grantHandler
 
 	mux *http.ServeMux
@@ -41,6 +47,7 @@ type serverConfig struct {
 	Keys      *keySet
 	Logger    *slog.Logger
 	Faults    Faults
+	Login     LoginMode
 }
 
 func newServer(cfg serverConfig) (*server, error) {
@@ -50,6 +57,9 @@ func newServer(cfg serverConfig) (*server, error) {
 	}
 	if err := cfg.Faults.validate(); err != nil {
 		return nil, fmt.Errorf("faults: %w", err)
+	}
+	if err := cfg.Login.validate(cfg.Seed); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -63,11 +73,16 @@ func newServer(cfg serverConfig) (*server, error) {
 		now:      time.Now,
 		grants:   newGrantStore(),
 		sessions: newSessionStore(),
+		signin:   newSignInStore(),
 		mux:      http.NewServeMux(),
 	}
 	s.faults.set(cfg.Faults)
+	s.loginDefault = cfg.Login
+	s.login.set(cfg.Login)
 	s.grantTypes = map[string]grantHandler{
 		"client_credentials": s.clientCredentials,
+		"authorization_code": s.authorizationCode,
+		"refresh_token":      s.refreshTokenGrant,
 	}
 	s.routes()
 	return s, nil
@@ -97,6 +112,9 @@ func (s *server) routes() {
 	m.HandleFunc("POST "+oidc+"/token", s.handleToken)
 	m.HandleFunc("GET "+oidc+"/auth", s.handleAuth)
 	m.HandleFunc("POST "+oidc+"/auth", s.handleAuth)
+	m.HandleFunc("POST "+realm+"/login-actions/authenticate", s.handleLoginAction)
+	m.HandleFunc("GET "+oidc+"/userinfo", s.handleUserinfo)
+	m.HandleFunc("POST "+oidc+"/userinfo", s.handleUserinfo)
 	m.HandleFunc("GET "+oidc+"/logout", s.handleLogout)
 	m.HandleFunc("POST "+oidc+"/logout", s.handleLogout)
 
