@@ -50,7 +50,7 @@ func TestCodeFlowInteractive(t *testing.T) {
 
 	rec = e.redeem(p.Get("code"), verifier, nil)
 	if rec.Code != http.StatusOK {
-		t.Fatalf("token: status %d, body %s", rec.Code, rec.Body)
+		t.Fatalf("token: status %d, body %s", rec.Code, errorBody(rec))
 	}
 	if rec.Header().Get("Cache-Control") != "no-store" {
 		t.Error("token response may be cached")

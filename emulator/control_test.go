@@ -52,7 +52,7 @@ func TestFaultSwitches(t *testing.T) {
 					t.Fatalf("status %d, want 200", rec.Code)
 				}
 				if json.Valid(rec.Body.Bytes()) {
-					t.Errorf("body is valid JSON: %s", rec.Body)
+					t.Errorf("body is valid JSON: %s", errorBody(rec))
 				}
 			},
 		},
@@ -62,7 +62,7 @@ func TestFaultSwitches(t *testing.T) {
 			check: func(t *testing.T, e *testEnv) {
 				rec := e.mint(e.accessToken(testImpID, testImpSecret), testInstance, testAlice, "crm")
 				if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != "{}" {
-					t.Fatalf("status %d body %s, want 200 {}", rec.Code, rec.Body)
+					t.Fatalf("status %d body %s, want 200 {}", rec.Code, errorBody(rec))
 				}
 			},
 		},
@@ -168,7 +168,7 @@ func TestControlFaultsAPI(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if rec := put(tt.body); rec.Code != tt.wantStatus {
-				t.Errorf("status %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
+				t.Errorf("status %d, want %d; body %s", rec.Code, tt.wantStatus, errorBody(rec))
 			}
 		})
 	}

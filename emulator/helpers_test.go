@@ -136,7 +136,7 @@ func (e *testEnv) accessToken(clientID, secret string) string {
 	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
 	rec := e.do(req)
 	if rec.Code != http.StatusOK {
-		e.t.Fatalf("token: status %d, body %s", rec.Code, rec.Body)
+		e.t.Fatalf("token: status %d, body %s", rec.Code, errorBody(rec))
 	}
 	var tr tokenResponse
 	decodeJSON(e.t, rec, &tr)
@@ -163,7 +163,7 @@ func (e *testEnv) mintOK() mintResponse {
 	e.t.Helper()
 	rec := e.mint(e.accessToken(testImpID, testImpSecret), testInstance, testAlice, "crm")
 	if rec.Code != http.StatusOK {
-		e.t.Fatalf("mint: status %d, body %s", rec.Code, rec.Body)
+		e.t.Fatalf("mint: status %d, body %s", rec.Code, errorBody(rec))
 	}
 	var mr mintResponse
 	decodeJSON(e.t, rec, &mr)
@@ -181,7 +181,7 @@ func (e *testEnv) putFaults(f Faults) {
 	body, _ := json.Marshal(f)
 	rec := e.do(httptest.NewRequest("PUT", "/_control/faults", bytes.NewReader(body)))
 	if rec.Code != http.StatusOK {
-		e.t.Fatalf("put faults: status %d, body %s", rec.Code, rec.Body)
+		e.t.Fatalf("put faults: status %d, body %s", rec.Code, errorBody(rec))
 	}
 }
 
@@ -195,12 +195,12 @@ func (e *testEnv) stats() Stats {
 func decodeJSON(t *testing.T, rec *httptest.ResponseRecorder, v any) {
 	t.Helper()
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("Content-Type = %q, want application/json (body %s)", ct, rec.Body)
+		t.Fatalf("Content-Type = %q, want application/json (body %s)", ct, errorBody(rec))
 	}
 	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decode %s: %v", rec.Body, err)
+		t.Fatalf("decode %s: %v", errorBody(rec), err)
 	}
 }
 

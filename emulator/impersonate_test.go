@@ -14,7 +14,7 @@ func TestImpersonatePostStartsSession(t *testing.T) {
 	e := newTestEnv(t)
 	rec := e.impersonate(e.mintOK().Token)
 	if rec.Code != http.StatusFound {
-		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+		t.Fatalf("status %d, body %s", rec.Code, errorBody(rec))
 	}
 	if loc := rec.Header().Get("Location"); loc != testPublic+"/apps/crm/" {
 		t.Errorf("Location = %q", loc)

@@ -49,7 +49,7 @@ func TestMintErrors(t *testing.T) {
 			}
 			rec := e.do(req)
 			if rec.Code != tt.wantStatus {
-				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.wantStatus, errorBody(rec))
 			}
 			var ae apiError
 			decodeJSON(t, rec, &ae)
@@ -79,7 +79,7 @@ func TestMintSuccess(t *testing.T) {
 	e := newTestEnv(t)
 	rec := e.mint(e.accessToken(testImpID, testImpSecret), strings.ToUpper(testInstance), strings.ToUpper(testAlice), "crm")
 	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+		t.Fatalf("status %d, body %s", rec.Code, errorBody(rec))
 	}
 	if got := rec.Header().Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q", got)
@@ -90,7 +90,7 @@ func TestMintSuccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(fields) != 2 || fields["token"] == nil || fields["url"] == nil {
-		t.Fatalf("body fields = %s, want exactly token and url", rec.Body)
+		t.Fatalf("body fields = %s, want exactly token and url", errorBody(rec))
 	}
 	var mr mintResponse
 	decodeJSON(t, rec, &mr)

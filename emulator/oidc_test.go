@@ -174,7 +174,7 @@ func TestClientCredentials(t *testing.T) {
 			}
 			rec := e.do(req)
 			if rec.Code != tt.wantStatus {
-				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.wantStatus, errorBody(rec))
 			}
 			if got := rec.Header().Get("Cache-Control"); got != "no-store" {
 				t.Errorf("Cache-Control = %q, want no-store", got)
@@ -189,7 +189,7 @@ func TestClientCredentials(t *testing.T) {
 					t.Errorf("WWW-Authenticate = %q with status %d", wa, rec.Code)
 				}
 				if strings.Contains(rec.Body.String(), "secret") {
-					t.Errorf("error body mentions a secret: %s", rec.Body)
+					t.Errorf("error body mentions a secret: %s", errorBody(rec))
 				}
 				return
 			}
@@ -262,7 +262,7 @@ func TestClientSecretBasicFormEncoding(t *testing.T) {
 	req := formRequest("POST", testTokenPath, url.Values{"grant_type": {"client_credentials"}})
 	req.SetBasicAuth(url.QueryEscape("odd.client"), url.QueryEscape(secret))
 	if rec := e.do(req); rec.Code != http.StatusOK {
-		t.Fatalf("encoded secret: status %d, body %s", rec.Code, rec.Body)
+		t.Fatalf("encoded secret: status %d, body %s", rec.Code, errorBody(rec))
 	}
 	// '+' decodes to a space, so the raw secret (with '+' and '%') is wrong.
 	req = formRequest("POST", testTokenPath, url.Values{"grant_type": {"client_credentials"}})

@@ -79,7 +79,7 @@ func (e *testEnv) setLogin(m LoginMode) {
 	e.t.Helper()
 	body, _ := json.Marshal(m)
 	if rec := e.do(httptest.NewRequest("PUT", "/_control/login", bytes.NewReader(body))); rec.Code != http.StatusOK {
-		e.t.Fatalf("put login: status %d, body %s", rec.Code, rec.Body)
+		e.t.Fatalf("put login: status %d, body %s", rec.Code, errorBody(rec))
 	}
 }
 
@@ -127,7 +127,7 @@ func (e *testEnv) adminTokens(username string) tokenResponse {
 	code, verifier, _ := e.signInCode(username)
 	rec := e.redeem(code, verifier, nil)
 	if rec.Code != http.StatusOK {
-		e.t.Fatalf("redeem: status %d, body %s", rec.Code, rec.Body)
+		e.t.Fatalf("redeem: status %d, body %s", rec.Code, errorBody(rec))
 	}
 	var tr tokenResponse
 	decodeJSON(e.t, rec, &tr)
@@ -153,7 +153,7 @@ func cookieNamed(rec *httptest.ResponseRecorder, name string) *http.Cookie {
 func wantOAuthError(t *testing.T, rec *httptest.ResponseRecorder, status int, code string) {
 	t.Helper()
 	if rec.Code != status {
-		t.Fatalf("status %d, want %d; body %s", rec.Code, status, rec.Body)
+		t.Fatalf("status %d, want %d; body %s", rec.Code, status, errorBody(rec))
 	}
 	var oe oauthError
 	decodeJSON(t, rec, &oe)
@@ -200,4 +200,24 @@ func jwtPart(t *testing.T, raw string, i int) map[string]any {
 		t.Fatalf("decode token part %d: %v", i, err)
 	}
 	return m
+}
+
+// sessionIDs lists the live admin session ids (tests only).
+func (st *signInStore) sessionIDs() []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var ids []string
+	for id := range st.sessionByID {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// errorBody is the body of an error answer, for test failure messages; the
+// body of a successful answer may hold tokens and is never printed.
+func errorBody(rec *httptest.ResponseRecorder) string {
+	if rec.Code < 400 {
+		return "(withheld: may hold tokens)"
+	}
+	return rec.Body.String()
 }
