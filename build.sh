@@ -114,6 +114,9 @@ build() {
 	say "generate build/ (workers-assets-gen; wipes build/)"
 	go run github.com/syumai/workers/cmd/workers-assets-gen -mode=go ||
 		{ echo "workers-assets-gen failed" >&2; return 1; }
+	# Our own entry replaces the generated per-request one: one Go instance per isolate
+	# (wasm/worker.mjs says why). It keeps the generated wasm_exec.js and runtime.mjs.
+	cp wasm/worker.mjs build/worker.mjs || { echo "copying wasm/worker.mjs failed" >&2; return 1; }
 	say "compile build/app.wasm (GOOS=js GOARCH=wasm)"
 	GOOS=js GOARCH=wasm go build -trimpath -ldflags='-s -w' -o build/app.wasm ./wasm ||
 		{ echo "wasm build failed" >&2; return 1; }

@@ -6,17 +6,19 @@
 // Worker's environment, outbound fetch and the D1 audit store into the plain-Go handler
 // of package server and serves it. Everything else builds and tests natively.
 //
-// The generated build/worker.mjs starts a fresh Go instance for every request and runs
-// main with that request's env already in place, so reading bindings here is per request.
+// One Go instance serves every request of its isolate (worker.mjs, bridge.go). main
+// therefore runs once per isolate: server.New reads the configuration once, which is
+// right because a Worker's env is fixed per isolate (a changed variable or secret
+// means a new deployment, hence new isolates), and the Bare.ID client it builds keeps
+// the service-account token cached across requests.
 package main
 
 import (
 	"database/sql"
 	"os"
+	"syscall/js"
 
-	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
-	_ "github.com/syumai/workers/cloudflare/d1" // registers the "d1" database/sql driver
 
 	"github.com/actas-dev/actas/worker/server"
 )
@@ -24,18 +26,19 @@ import (
 // auditBinding is the D1 binding named in wrangler.toml.
 const auditBinding = "AUDIT_DB"
 
+// jsBinding is the object worker.mjs shares with this instance (serve, complete, ...).
+var jsBinding = js.Global().Get("context").Get("binding")
+
 func main() {
-	// sql.Open does not touch the binding; a missing binding surfaces on first use,
-	// where the server answers audit-unavailable and mints nothing.
-	db, err := sql.Open("d1", auditBinding)
-	if err != nil {
-		// Only an unregistered driver fails here, which the import above rules out.
-		panic("wasm: open " + auditBinding + ": " + err.Error())
-	}
-	workers.Serve(server.New(server.Deps{
+	// OpenDB does not touch the binding; a missing binding surfaces on first use, where
+	// the server answers audit-unavailable and mints nothing.
+	db := sql.OpenDB(d1Connector{binding: auditBinding})
+	h := server.New(server.Deps{
 		Getenv: cloudflare.Getenv,
 		HTTP:   fetchDoer{},
 		DB:     db,
 		Log:    os.Stdout,
-	}))
+	})
+	serve(jsBinding, countServed(withTestHooks(h, cloudflare.Getenv)))
+	select {} // serve requests until the isolate goes away
 }

@@ -1,0 +1,309 @@
+// actas's Worker entry (copied to build/worker.mjs by ./build.sh build, replacing the one
+// workers-assets-gen writes).
+//
+// One Go instance per isolate, serving every request. syumai/workers' generated entry
+// starts a new Go runtime for each request (about 15 ms and all in-memory caches lost
+// each time); it went per-request because its bridge, reused, released callbacks later
+// requests needed and let requests' I/O cross (its PR #91, issue #200). This entry and
+// the bridge in bridge.go avoid both:
+//
+// - The instance is created on the first request and kept. If the Go program exits (a
+//   panic nobody recovered), every request it still owed gets a 500 and the next
+//   request starts a fresh instance.
+// - Go registers two callbacks once (serve, complete) and never creates one per request
+//   or per awaited promise, so nothing is released that a later request needs and
+//   nothing leaks.
+// - Each request brings its own env and ctx. Go runs all goroutines on whichever
+//   request's JavaScript stack happens to call in, so a goroutine of request A may run
+//   while request B's event is being handled. workerd ties I/O to the request that
+//   started it (and cancels it when that request ends), so Go never starts I/O itself:
+//   it hands each operation (fetch, D1, a timer) to its own request's RequestIO, whose
+//   pump runs it in that request's context. Waking the pump resolves a promise created
+//   in that context, and workerd runs the continuation there
+//   (handle_cross_request_promise_resolution, on by default since 2024-10-14).
+// - waitUntil work goes to the ctx of the request that scheduled it.
+
+import "./wasm_exec.js";
+import { createRuntimeContext, loadModule } from "./runtime.mjs";
+
+// syumai/workers' Go packages expect this helper on globalThis.
+globalThis.tryCatch = (fn) => {
+  try {
+    return { result: fn() };
+  } catch (error) {
+    return { error };
+  }
+};
+
+// Bounds on what crosses the bridge; Go bounds API bodies (16 KiB) itself.
+const MAX_REQUEST_BODY = 1 << 20; // 1 MiB: larger bodies get 413 without reaching Go
+const MAX_FETCH_BODY = 4 << 20; // an upstream answer larger than this is an error
+
+// How long a request waits for Go's answer before it gets a 500. The timer also keeps
+// the request's context visibly busy: a request whose goroutine waits on another
+// request's work (a shared token refresh) has no I/O of its own pending, and workerd
+// would otherwise cancel it as hung. The Worker's own upstream timeouts are shorter.
+const ANSWER_DEADLINE_MS = 30_000;
+
+let current; // Promise<Instance> of the live instance (or the one starting)
+let requestSeq = 0; // per isolate, names requests for waitUntil bookkeeping in tests
+
+class Instance {
+  constructor(go, binding) {
+    this.go = go;
+    this.binding = binding; // serve, complete (set by Go)
+    this.pending = new Set(); // requests Go still owes an answer
+    this.exited = false;
+  }
+
+  exit(reason) {
+    this.exited = true;
+    const err = new Error(`actas: the Go program exited${reason ? `: ${reason}` : ""}`);
+    for (const p of this.pending) p.reject(err);
+    this.pending.clear();
+  }
+}
+
+async function startInstance(env) {
+  const mod = await loadModule();
+  const go = new Go();
+  // The runtime context syumai/workers' Go packages read env from (cloudflare.Getenv).
+  // env is the same for every request of an isolate. There is deliberately no ctx:
+  // cloudflare.WaitUntil would attach work to whichever request came first, so it
+  // fails loudly here; Go uses the request's own ctx through the bridge instead.
+  const binding = {};
+  const inst = new Instance(go, binding);
+  binding.liveRefs = () => go._values.length - go._idPool.length;
+  let ready;
+  const readyPromise = new Promise((resolve) => (ready = resolve));
+  const wasm = new WebAssembly.Instance(mod, {
+    ...go.importObject,
+    workers: { ready: () => ready() },
+  });
+  // Learn of the program's end synchronously, from wasm_exec's exit hook: a
+  // continuation of go.run's promise would run in the context of the request that
+  // started the instance, which is likely over (and workerd drops it then).
+  const goExit = go.exit;
+  go.exit = (code) => {
+    goExit.call(go, code);
+    inst.exit(`exit code ${code}`);
+  };
+  const run = go.run(wasm, createRuntimeContext({ env, ctx: undefined, binding }));
+  run.catch((err) => inst.exit(String(err)));
+  await Promise.race([readyPromise, run]);
+  if (inst.exited) throw new Error("actas: the Go program exited while starting");
+  return inst;
+}
+
+async function instance(env) {
+  if (current) {
+    const inst = await current.catch(() => undefined);
+    if (inst && !inst.exited) return inst;
+  }
+  const starting = startInstance(env);
+  current = starting;
+  starting.catch(() => {
+    if (current === starting) current = undefined;
+  });
+  return starting;
+}
+
+// RequestIO runs the I/O Go asks for on behalf of one request, in that request's context.
+class RequestIO {
+  constructor(ctx, complete) {
+    this.id = ++requestSeq;
+    this.ctx = ctx;
+    this.complete = complete; // Go's completion callback: (opId, error, ...results)
+    this.queue = [];
+    this.wake = undefined;
+    this.answered = false; // Go has answered the request
+    this.tasks = new Map(); // waitUntil work Go still runs: id -> resolve
+    this.pump();
+  }
+
+  get open() {
+    return !this.answered || this.tasks.size > 0;
+  }
+
+  // Called from Go (on any request's stack): queue op and wake the pump.
+  submit(op) {
+    if (!this.open) return false;
+    this.queue.push(op);
+    this.kick();
+    return true;
+  }
+
+  kick() {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  async pump() {
+    while (this.open) {
+      while (this.queue.length) this.queue.shift()();
+      if (!this.open) break;
+      await new Promise((resolve) => (this.wake = resolve));
+    }
+  }
+
+  settle(opId, promise) {
+    promise.then(
+      (results) => this.complete(opId, null, ...results),
+      (err) => this.complete(opId, String(err?.message ?? err)),
+    );
+  }
+
+  fetch(opId, method, url, headers, body, timeoutMs) {
+    return this.submit(() => this.settle(opId, fetchAll(method, url, headers, body, timeoutMs)));
+  }
+
+  // mode "raw": [columns, rows]; mode "run": [changes, lastRowId]
+  d1(opId, binding, sql, args, mode) {
+    return this.submit(() => this.settle(opId, d1(binding, sql, args, mode)));
+  }
+
+  sleep(opId, ms) {
+    return this.submit(() => this.settle(opId, new Promise((r) => setTimeout(() => r([]), ms))));
+  }
+
+  // waitUntil work that Go runs; Go calls taskDone(taskId) when it is finished.
+  waitUntil(taskId) {
+    if (!this.open) return false;
+    this.ctx.waitUntil(new Promise((resolve) => this.tasks.set(taskId, resolve)));
+    return true;
+  }
+
+  taskDone(taskId) {
+    this.tasks.get(taskId)?.();
+    this.tasks.delete(taskId);
+    this.kick(); // lets the pump end if this was the last thing keeping it
+  }
+
+  answer() {
+    this.answered = true;
+    this.kick();
+  }
+}
+
+async function fetchAll(method, url, headers, body, timeoutMs) {
+  const init = { method, headers: splitHeaders(headers), redirect: "manual" };
+  if (body !== null) init.body = body;
+  if (timeoutMs > 0) init.signal = AbortSignal.timeout(timeoutMs);
+  const res = await fetch(url, init);
+  const declared = Number(res.headers.get("content-length"));
+  if (declared > MAX_FETCH_BODY) {
+    await res.body?.cancel();
+    throw new Error(`upstream body of ${declared} bytes exceeds ${MAX_FETCH_BODY}`);
+  }
+  const buf = res.body === null ? null : new Uint8Array(await res.arrayBuffer());
+  if (buf !== null && buf.length > MAX_FETCH_BODY) {
+    throw new Error(`upstream body exceeds ${MAX_FETCH_BODY} bytes`);
+  }
+  return [res.status, joinHeaders(res.headers), buf];
+}
+
+async function d1(binding, sql, args, mode) {
+  const stmt = binding.prepare(sql).bind(...args);
+  if (mode === "raw") {
+    const rows = await stmt.raw({ columnNames: true });
+    const columns = rows.length ? rows.shift() : [];
+    return [columns, rows];
+  }
+  const res = await stmt.run();
+  return [res.meta?.changes ?? 0, res.meta?.last_row_id ?? 0];
+}
+
+// Headers cross the bridge as one string: name, value, name, value, separated by "\n"
+// (which a header value cannot contain).
+function joinHeaders(headers) {
+  const parts = [];
+  for (const [k, v] of headers) parts.push(k, v);
+  return parts.join("\n");
+}
+
+function splitHeaders(s) {
+  const h = new Headers();
+  if (s === "") return h;
+  const parts = s.split("\n");
+  for (let i = 0; i + 1 < parts.length; i += 2) h.append(parts[i], parts[i + 1]);
+  return h;
+}
+
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+// The answers the entry gives itself, shaped as the Worker's RFC 9457 problems
+// (worker/problem): the Go program is gone, or the body is too large to hand over.
+const INTERNAL = ["internal", 500, "Internal error", "The request could not be completed."];
+const TOO_LARGE = ["invalid-body", 400, "Request body is invalid", "The request body is too large."];
+
+function problem([kind, status, title, detail]) {
+  const id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const body = { type: `urn:actas:problem:${kind}`, title, status, detail, requestId: id };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      "content-type": "application/problem+json",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "x-request-id": id,
+    },
+  });
+}
+
+async function readBody(request) {
+  if (request.body === null) return null;
+  if (Number(request.headers.get("content-length")) > MAX_REQUEST_BODY) return undefined;
+  const buf = new Uint8Array(await request.arrayBuffer());
+  return buf.length > MAX_REQUEST_BODY ? undefined : buf;
+}
+
+async function handle(request, env, ctx) {
+  let inst;
+  try {
+    inst = await instance(env);
+  } catch (err) {
+    console.error(String(err));
+    return problem(INTERNAL);
+  }
+  const body = await readBody(request);
+  if (body === undefined) return problem(TOO_LARGE);
+
+  const io = new RequestIO(ctx, inst.binding.complete);
+  try {
+    const [status, headers, out] = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        inst.pending.delete(call);
+        reject(new Error(`actas: no answer from Go within ${ANSWER_DEADLINE_MS} ms`));
+      }, ANSWER_DEADLINE_MS);
+      const call = {
+        resolve,
+        reject(err) {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      inst.pending.add(call);
+      const done = (...answer) => {
+        clearTimeout(timer);
+        inst.pending.delete(call);
+        resolve(answer);
+      };
+      try {
+        inst.binding.serve(request.method, request.url, joinHeaders(request.headers), body, io, done);
+      } catch (err) {
+        if (inst.go.exited) inst.exit(String(err));
+        inst.pending.delete(call);
+        call.reject(err);
+      }
+    });
+    return new Response(NULL_BODY_STATUS.has(status) ? null : out, { status, headers: splitHeaders(headers) });
+  } catch (err) {
+    console.error(String(err));
+    return problem(INTERNAL);
+  } finally {
+    io.answer();
+  }
+}
+
+export default { fetch: handle };
