@@ -133,7 +133,7 @@ func (s *server) handleSign(w http.ResponseWriter, r *http.Request) {
 		now := s.now()
 		sess, _ := s.signin.startSession(admin.UUID, now)
 		base, _ := json.Marshal(s.adminClaims(admin, signInGrant{
-			ClientID: client.ClientID, AdminUUID: admin.UUID, SessionID: sess.ID, Scope: grantedScope, AuthTime: now,
+			ClientID: client.ClientID, SessionID: sess.ID, Scope: grantedScope, AuthTime: now,
 		}, now))
 		if err := json.Unmarshal(base, &claims); err != nil {
 			controlBadRequest(w, err)

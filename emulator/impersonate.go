@@ -121,10 +121,11 @@ func (s *server) currentSession(r *http.Request) (session, bool) {
 // OpenID Connect RP-Initiated Logout 1.0 describes.
 //
 // id_token_hint, an ID token issued here (expired ones too), names the
-// admin session to end even without its cookie, and the client. The
-// client (from the hint or client_id) decides which post_logout_redirect_uri
-// is allowed: one matching its redirect URIs. Without a client, only a target
-// application's redirect URL is. Anything else is refused with 400 before
+// admin session to end even without its cookie, and the client. The client
+// (from the hint or client_id) decides which post_logout_redirect_uri is
+// allowed: for a public client one matching its redirect URIs, for a target
+// application exactly its redirect URL; without a client, any target
+// application's redirect URL. Anything else is refused with 400 before
 // anything changes, so the endpoint is no open redirect.
 func (s *server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	noStore(w)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -38,6 +39,13 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("faults = %+v", o.faults)
 			}
 		}},
+		{name: "sign-in mode", args: []string{"-auto-login", "ada", "-non-interactive", "-rotate-keys-every", "10m"},
+			check: func(t *testing.T, o options) {
+				if o.login != (LoginMode{AutoLogin: "ada", NonInteractive: true}) || o.rotateEvery != 10*time.Minute {
+					t.Errorf("login = %+v, rotateEvery = %v", o.login, o.rotateEvery)
+				}
+			}},
+		{name: "rotation too often", args: []string{"-rotate-keys-every", "1ms"}, wantErr: "rotate-keys-every"},
 		{name: "bad mint status", args: []string{"-mint-status", "200"}, wantErr: "mintStatus"},
 		{name: "negative latency", args: []string{"-latency", "-1s"}, wantErr: "negative"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected"},
@@ -68,13 +76,47 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"-addr", "-seed", "-public-url", "-allow-remote", "-latency", "-mint-status",
-		"-mint-malformed", "-wrong-host", "-token-down", "/_control/faults", `{"msg":"listening"`} {
+		"-mint-malformed", "-wrong-host", "-token-down", "-auto-login", "-non-interactive", "-rotate-keys-every",
+		"/_control/faults", "/_control/login", "/_control/sign", "/_control/tokens", "/_control/rotate-keys",
+		"openid-connect/auth", "openid-connect/userinfo", `{"msg":"listening"`} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
 	}
 	if stdout.Len() != 0 {
 		t.Error("help wrote to stdout")
+	}
+}
+
+func TestRunRefusesUnknownAutoLogin(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-auto-login", "mallory"}, io.Discard, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "mallory") {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+}
+
+func TestRotateKeysEvery(t *testing.T) {
+	keys, err := newKeySet(testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		rotateKeysEvery(ctx, keys, 10*time.Millisecond, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(keys.kids()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := len(keys.kids()); n < 2 {
+		t.Errorf("%d keys, want a rotation", n)
 	}
 }
 

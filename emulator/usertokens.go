@@ -90,7 +90,6 @@ type userInfo struct {
 // signInGrant is what admin tokens are issued for: one session, one client.
 type signInGrant struct {
 	ClientID  string
-	AdminUUID string
 	SessionID string
 	Scope     string
 	Nonce     string
@@ -262,7 +261,7 @@ func (s *server) authorizationCode(w http.ResponseWriter, r *http.Request) {
 	}
 	admin, _ := s.seed.adminByUUID(c.AdminUUID)
 	tr, err := s.adminTokens(admin, signInGrant{
-		ClientID: c.ClientID, AdminUUID: c.AdminUUID, SessionID: c.SessionID, Scope: c.Scope,
+		ClientID: c.ClientID, SessionID: c.SessionID, Scope: c.Scope,
 		Nonce: c.Nonce, AuthTime: c.AuthTime, Family: c.family,
 	}, now)
 	s.writeTokens(w, tr, err)
@@ -316,7 +315,7 @@ func (s *server) refreshTokenGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	admin, _ := s.seed.adminByUUID(rt.AdminUUID)
 	tr, err := s.adminTokens(admin, signInGrant{
-		ClientID: rt.ClientID, AdminUUID: rt.AdminUUID, SessionID: rt.SessionID, Scope: rt.Scope,
+		ClientID: rt.ClientID, SessionID: rt.SessionID, Scope: rt.Scope,
 		Nonce: rt.Nonce, AuthTime: rt.AuthTime, Family: rt.Family,
 	}, now)
 	s.writeTokens(w, tr, err)
@@ -368,7 +367,7 @@ func (s *server) tokensFor(admin Admin, clientID string) (tokenResponse, error) 
 	now := s.now()
 	sess, _ := s.signin.startSession(admin.UUID, now)
 	return s.adminTokens(admin, signInGrant{
-		ClientID: clientID, AdminUUID: admin.UUID, SessionID: sess.ID, Scope: grantedScope,
+		ClientID: clientID, SessionID: sess.ID, Scope: grantedScope,
 		AuthTime: now, Family: uuid.NewString(),
 	}, now)
 }
