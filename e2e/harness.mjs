@@ -178,10 +178,11 @@ function withTimeout(promise, ms, what) {
 
 // ---- the stack ------------------------------------------------------------------------
 
-/** A new API key and its ACTAS_API_KEYS entry. */
-export function newKey(label) {
+/** A new API key and its ACTAS_API_KEYS entry, with roles ("a|b") when given. */
+export function newKey(label, roles) {
   const key = 'actas_' + randomBytes(32).toString('base64url');
-  return { label, key, entry: `${label}:${createHash('sha256').update(key).digest('hex')}` };
+  const entry = `${label}:${createHash('sha256').update(key).digest('hex')}`;
+  return { label, key, entry: roles ? `${entry}:${roles}` : entry };
 }
 
 function envFile(vars) {
@@ -325,6 +326,10 @@ export async function startStack({ vars = {} } = {}) {
       ACTAS_API_KEYS: caller.entry,
       ACTAS_CLIENTS: 'crm=Customer CRM,wiki=Team Wiki',
       ACTAS_PROTECTED_USERS: seedUser('root-admin').uuid,
+      // Admins sign in at the emulator's realm with its public client.
+      ACTAS_OIDC_ISSUER: `${emu.url}/realms/${seed.realm}`,
+      ACTAS_OIDC_AUDIENCE: 'actas-extension',
+      ACTAS_JWKS_REFETCH_INTERVAL: '2s',
       ...vars,
     };
     const envPath = path.join(dir, ENV_FILE);
@@ -381,6 +386,10 @@ export async function startStack({ vars = {} } = {}) {
       },
       async emulatorStats() {
         return control(emu.url, 'GET', '/_control/stats');
+      },
+      /** Any emulator control call, e.g. ('POST', '/_control/tokens', {username: 'ada'}). */
+      async emulator(method, p, body) {
+        return control(emu.url, method, p, body);
       },
       /** Rows of a SQL statement against the Worker's local AUDIT_DB. */
       async auditRows(sql) {
