@@ -66,6 +66,9 @@ type BareID struct {
 	TokenPath string
 	URLPath   string
 	Timeout   time.Duration
+	// Method is how browsers send the token to the impersonation URL: POST (a form,
+	// the default: the token stays out of URLs and history) or GET (a query).
+	Method string
 }
 
 // APIKey is one automation caller: a label (the actor in the audit trail) and the
@@ -141,6 +144,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	b.TokenPath = l.gjsonPath("BAREID_RESPONSE_TOKEN_PATH", DefaultTokenPath)
 	b.URLPath = l.gjsonPath("BAREID_RESPONSE_URL_PATH", DefaultURLPath)
 	b.Timeout = l.durationIn("BAREID_TIMEOUT", DefaultUpstreamTimeout, 100*time.Millisecond, time.Minute)
+	switch b.Method = strings.ToUpper(l.get("BAREID_IMPERSONATION_METHOD")); b.Method {
+	case "":
+		b.Method = "POST"
+	case "POST", "GET":
+	default:
+		l.fail("BAREID_IMPERSONATION_METHOD", "must be POST or GET")
+	}
 
 	l.callers(c)
 	l.policy(c)

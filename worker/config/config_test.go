@@ -56,7 +56,7 @@ func TestLoadValid(t *testing.T) {
 	if !c.ReasonRequired || c.ReasonMinLength != config.DefaultReasonMinLength || c.DevLoopback {
 		t.Errorf("defaults: required %v min %d dev %v", c.ReasonRequired, c.ReasonMinLength, c.DevLoopback)
 	}
-	if c.BareID.TokenPath != "token" || c.BareID.URLPath != "url" || c.BareID.Timeout != 10*time.Second {
+	if c.BareID.TokenPath != "token" || c.BareID.URLPath != "url" || c.BareID.Timeout != 10*time.Second || c.BareID.Method != "POST" {
 		t.Errorf("defaults: %q %q %v", c.BareID.TokenPath, c.BareID.URLPath, c.BareID.Timeout)
 	}
 }
@@ -90,6 +90,7 @@ func TestLoadNamesTheVariable(t *testing.T) {
 		{name: "wildcard origin", set: map[string]string{"ACTAS_ALLOWED_ORIGINS": "*"}, wantVar: "ACTAS_ALLOWED_ORIGINS"},
 		{name: "http origin", set: map[string]string{"ACTAS_ALLOWED_ORIGINS": "http://evil.example"}, wantVar: "ACTAS_ALLOWED_ORIGINS"},
 		{name: "timeout", set: map[string]string{"BAREID_TIMEOUT": "1h"}, wantVar: "BAREID_TIMEOUT"},
+		{name: "method", set: map[string]string{"BAREID_IMPERSONATION_METHOD": "PUT"}, wantVar: "BAREID_IMPERSONATION_METHOD"},
 		{name: "token path with space", set: map[string]string{"BAREID_RESPONSE_TOKEN_PATH": "a b"}, wantVar: "BAREID_RESPONSE_TOKEN_PATH"},
 	}
 	for _, tt := range tests {

@@ -92,7 +92,7 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 		ID:        rec.ID,
 		Token:     imp.Token,
 		URL:       imp.URL.String(),
-		Method:    http.MethodPost,
+		Method:    s.cfg.BareID.Method,
 		Field:     "token",
 		ExpiresAt: imp.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
 		UserUUID:  req.UserUUID,

@@ -114,6 +114,13 @@ func TestSelfImpersonationRefused(t *testing.T) {
 	}
 }
 
+func TestGETWhenConfigured(t *testing.T) {
+	f := newFixture(t, map[string]string{"BAREID_IMPERSONATION_METHOD": "get"})
+	if rep := f.do(t, "POST", "/v1/impersonations", mintBody(alice, "wiki", "SUP-1234 check"), auth); rep.code != 201 || rep.body["method"] != "GET" {
+		t.Fatalf("%d %s", rep.code, rep.raw)
+	}
+}
+
 func TestRateLimit(t *testing.T) {
 	f := policyFixture(t, map[string]string{"ACTAS_RATE_LIMIT": "2/1h"})
 	for i := 0; i < 2; i++ {
