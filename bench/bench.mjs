@@ -187,7 +187,8 @@ async function main() {
   put('upload_raw_bytes', upload.files.reduce((s, f) => s + f.raw, 0));
   put('upload_gzip_bytes', upload.files.reduce((s, f) => s + f.gzip, 0));
   for (const f of upload.files) {
-    const key = f.name.replace(/[^A-Za-z0-9]+/g, '_');
+    // wrangler names the module after its content hash; the figure's name must not change.
+    const key = f.name.replace(/^[0-9a-f]{40}-/, '').replace(/[^A-Za-z0-9]+/g, '_');
     put(`upload_${key}_raw_bytes`, f.raw);
     put(`upload_${key}_gzip_bytes`, f.gzip);
   }

@@ -3,9 +3,9 @@
 //
 // One Go instance per isolate, serving every request. syumai/workers' generated entry
 // starts a new Go runtime for each request (about 15 ms and all in-memory caches lost
-// each time); it went per-request because its bridge, reused, released callbacks later
-// requests needed and let requests' I/O cross (its PR #91, issue #200). This entry and
-// the bridge in bridge.go avoid both:
+// each time); it went per-request because its bridge, reused, failed with "call to
+// released function" errors and goroutine deadlocks (its PR #91; issue #200 asks for
+// reuse). This entry and the bridge in bridge.go avoid what caused them:
 //
 // - The instance is created on the first request and kept. If the Go program exits (a
 //   panic nobody recovered), every request it still owed gets a 500 and the next
@@ -13,30 +13,22 @@
 // - Go registers two callbacks once (serve, complete) and never creates one per request
 //   or per awaited promise, so nothing is released that a later request needs and
 //   nothing leaks.
-// - Each request brings its own env and ctx. Go runs all goroutines on whichever
+// - env is the isolate's (the same for every request) and is read once; ctx is each
+//   request's own and travels with it into Go. Go runs all goroutines on whichever
 //   request's JavaScript stack happens to call in, so a goroutine of request A may run
 //   while request B's event is being handled. workerd ties I/O to the request that
 //   started it (and cancels it when that request ends), so Go never starts I/O itself:
 //   it hands each operation (fetch, D1, a timer) to its own request's RequestIO, whose
 //   pump runs it in that request's context. Waking the pump resolves a promise created
 //   in that context, and workerd runs the continuation there
-//   (handle_cross_request_promise_resolution, on by default since 2024-10-14).
+//   (handle_cross_request_promise_resolution, the default at our compatibility date).
 // - waitUntil work goes to the ctx of the request that scheduled it.
 
 import "./wasm_exec.js";
 import { createRuntimeContext, loadModule } from "./runtime.mjs";
 
-// syumai/workers' Go packages expect this helper on globalThis.
-globalThis.tryCatch = (fn) => {
-  try {
-    return { result: fn() };
-  } catch (error) {
-    return { error };
-  }
-};
-
 // Bounds on what crosses the bridge; Go bounds API bodies (16 KiB) itself.
-const MAX_REQUEST_BODY = 1 << 20; // 1 MiB: larger bodies get 413 without reaching Go
+const MAX_REQUEST_BODY = 1 << 20; // 1 MiB: larger bodies get a 400 without reaching Go
 const MAX_FETCH_BODY = 4 << 20; // an upstream answer larger than this is an error
 
 // How long a request waits for Go's answer before it gets a 500. The timer also keeps
@@ -96,9 +88,11 @@ async function startInstance(env) {
 }
 
 async function instance(env) {
-  if (current) {
-    const inst = await current.catch(() => undefined);
+  const seen = current;
+  if (seen) {
+    const inst = await seen.catch(() => undefined);
     if (inst && !inst.exited) return inst;
+    if (current !== seen) return instance(env); // another request already replaced it
   }
   const starting = startInstance(env);
   current = starting;
@@ -277,7 +271,6 @@ async function handle(request, env, ctx) {
         reject(new Error(`actas: no answer from Go within ${ANSWER_DEADLINE_MS} ms`));
       }, ANSWER_DEADLINE_MS);
       const call = {
-        resolve,
         reject(err) {
           clearTimeout(timer);
           reject(err);
