@@ -1,0 +1,66 @@
+// The options page: settings (locked when IT pushes them by policy), host access for the
+// configured Worker and issuer (asked at run time), and what the Worker admin needs.
+import { call } from './common.js';
+
+const FIELDS = ['workerUrl', 'issuer', 'clientId', 'openMode', 'sessionMinutes', 'impersonationHosts', 'sitePatterns'];
+const $ = (id) => document.getElementById(id);
+
+function originPattern(value) {
+  const u = new URL(value);
+  return `${u.protocol}//${u.hostname}/*`;
+}
+
+async function showIncognito() {
+  const allowed = await chrome.extension.isAllowedIncognitoAccess();
+  $('incognito').textContent = allowed
+    ? 'allowed: actas can open impersonations in a private window.'
+    : 'not allowed. To use private windows, open the browser\'s extension page, choose actas → Details, and turn on "Allow in Incognito" (Firefox: "Run in Private Windows").';
+  $('mode-note').textContent =
+    $('openMode').value === 'tab'
+      ? 'A new tab shares this profile\'s cookies: when the application signs in at the same Bare.ID realm you use, the impersonation replaces your own Bare.ID session in this profile, and End signs this profile out of Bare.ID.'
+      : $('openMode').value === 'incognito' && !allowed
+        ? 'Private windows need "Allow in Incognito" (see below).'
+        : '';
+}
+
+async function load() {
+  const { values, locked } = await call('loadSettings');
+  for (const k of FIELDS) {
+    $(k).value = values[k] ?? '';
+    $(k).disabled = locked.includes(k);
+    const lock = document.querySelector(`[data-lock="${k}"]`);
+    lock.textContent = locked.includes(k) ? '🔒 set by your organisation' : '';
+  }
+  $('managed-note').textContent = locked.length ? 'Some settings are managed by your organisation and cannot be changed here.' : '';
+  if (!chrome.contextualIdentities && !globalThis.browser?.contextualIdentities) {
+    $('openMode').querySelector('[value=container]').disabled = true;
+  }
+  $('origin').textContent = new URL(chrome.runtime.getURL('')).origin;
+  $('redirect').textContent = chrome.identity.getRedirectURL('oidc');
+  await showIncognito();
+}
+
+$('openMode').addEventListener('change', showIncognito);
+$('form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('error').textContent = '';
+  $('saved').textContent = '';
+  const changes = {};
+  for (const k of FIELDS) if (!$(k).disabled) changes[k] = k === 'sessionMinutes' ? Number($(k).value) : $(k).value.trim();
+  try {
+    const origins = [];
+    for (const k of ['workerUrl', 'issuer']) if ($(k).value) origins.push(originPattern($(k).value));
+    // Asked for inside the click, which is what lets the browser show its prompt.
+    const https = origins.filter((o) => o.startsWith('https:'));
+    if (https.length && !(await chrome.permissions.request({ origins: https }))) {
+      throw new Error('Without access to the Worker and the issuer, actas cannot sign in or call the Worker.');
+    }
+    await call('saveSettings', { changes });
+    $('saved').textContent = 'Saved.';
+    await call('refreshProfile').catch(() => {});
+  } catch (err) {
+    $('error').textContent = err.message;
+  }
+});
+
+load().catch((err) => ($('error').textContent = err.message));

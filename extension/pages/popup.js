@@ -1,0 +1,86 @@
+// The toolbar popup: signed-in state, the open impersonations with End, the last ones
+// from the audit trail, and the last notice.
+import { call, duration, el, shortUuid } from './common.js';
+
+const $ = (id) => document.getElementById(id);
+
+function account(status) {
+  const box = $('account');
+  box.replaceChildren();
+  if (!status.signedIn || !status.me) {
+    box.append(
+      el('p', {}, 'Not signed in.'),
+      el('button', { class: 'primary', id: 'sign-in', onclick: () => act('signIn') }, 'Sign in with Bare.ID'),
+    );
+    return;
+  }
+  box.append(
+    el('p', {}, 'Signed in as ', el('strong', { id: 'actor' }, status.me.actor)),
+    el('p', { class: 'muted' }, `Applications: ${status.me.clients.map((c) => c.name).join(', ') || 'none'}`),
+    el('button', { id: 'sign-out', onclick: () => act('signOut') }, 'Sign out'),
+  );
+}
+
+function notice(status) {
+  const n = status.lastNotice;
+  $('notice').replaceChildren(n ? el('div', { class: 'card' }, el('strong', {}, n.title), el('div', { class: 'muted' }, n.message)) : '');
+}
+
+async function grantBanner(imp) {
+  // Host access for the application's origin, asked for with a click (a user gesture).
+  await chrome.permissions.request({ origins: [`${imp.origin}/*`] });
+}
+
+function active(status) {
+  if (!status.active.length) return;
+  $('active').replaceChildren(
+    ...status.active.map((imp) =>
+      el(
+        'div',
+        { class: 'card' },
+        el('div', {}, el('strong', {}, imp.app), ' as ', el('span', { class: 'mono', title: imp.userUuid }, shortUuid(imp.userUuid))),
+        el('div', { class: 'muted' }, `${imp.reason || 'no reason'} — ${duration(imp.endsAt - Date.now())} left — ${imp.mode}`),
+        el('div', { class: 'row' },
+          el('button', { class: 'danger', onclick: () => act('end', { id: imp.id }) }, 'End'),
+          imp.origin ? el('button', { onclick: () => grantBanner(imp) }, 'Show the banner there') : ''),
+      ),
+    ),
+  );
+}
+
+async function recent() {
+  try {
+    const { items } = await call('recent');
+    if (!items.length) return;
+    $('recent').replaceChildren(
+      el('table', {}, ...items.map((r) =>
+        el('tr', {},
+          el('td', {}, new Date(r.requestedAt).toLocaleString()),
+          el('td', { class: 'mono', title: r.userUuid }, shortUuid(r.userUuid)),
+          el('td', {}, r.clientId),
+          el('td', {}, r.endedAt ? 'ended' : r.outcome)))),
+    );
+  } catch (err) {
+    $('recent').replaceChildren(el('p', { class: 'muted' }, err.message));
+  }
+}
+
+async function act(op, args) {
+  try {
+    await call(op, args);
+  } catch (err) {
+    $('notice').replaceChildren(el('div', { class: 'card error' }, err.message));
+    return;
+  }
+  await render();
+}
+
+async function render() {
+  const status = await call('status');
+  account(status);
+  notice(status);
+  active(status);
+  if (status.signedIn) await recent();
+}
+
+render().catch((err) => $('notice').replaceChildren(el('p', { class: 'error' }, err.message)));

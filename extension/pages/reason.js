@@ -1,0 +1,78 @@
+// The reason window: shows who and where, asks why, remembers recent ticket ids (never
+// anything else) in storage.local.
+import { call } from './common.js';
+
+const RECENT_MAX = 8;
+const TICKET_RE = /^[A-Z][A-Z0-9]*-\d+/; // what is worth remembering: the ticket id only
+const $ = (id) => document.getElementById(id);
+const requestId = location.hash.slice(1);
+
+async function recentTickets() {
+  return (await chrome.storage.local.get('recentTickets')).recentTickets ?? [];
+}
+
+async function rememberTicket(reason) {
+  const m = TICKET_RE.exec(reason.trim());
+  if (!m) return;
+  const list = [m[0], ...(await recentTickets()).filter((t) => t !== m[0])].slice(0, RECENT_MAX);
+  await chrome.storage.local.set({ recentTickets: list });
+}
+
+function check(reason, me) {
+  if (!me.reasonRequired) return '';
+  if (reason.trim().length < (me.reasonMinLength || 1)) return `The reason needs at least ${me.reasonMinLength} characters.`;
+  if (me.reasonPattern && !new RegExp(me.reasonPattern).test(reason)) return `The reason must match ${me.reasonPattern}.`;
+  return '';
+}
+
+async function main() {
+  const [request, status] = await Promise.all([call('pendingRequest', { requestId }), call('status')]);
+  if (!request || !status.me) {
+    $('error').textContent = 'This request is no longer open: right-click the user again.';
+    $('go').disabled = true;
+    return;
+  }
+  const me = status.me;
+  $('user').textContent = request.userUuid;
+  $('actor').textContent = me.actor;
+  for (const c of me.clients) $('client').append(new Option(`${c.name} (${c.clientId})`, c.clientId, false, c.clientId === request.clientId));
+  const containers = chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities;
+  if (!containers) $('mode').querySelector('[value=container]').remove();
+  if (!(await chrome.extension.isAllowedIncognitoAccess())) {
+    $('mode').querySelector('[value=incognito]').textContent += ' (allow actas in private windows first)';
+  }
+  $('mode').value = request.openMode;
+  if (me.reasonRequired) {
+    $('reason').required = true;
+    $('rule').textContent = `(required, at least ${me.reasonMinLength} characters${me.reasonPattern ? `, matching ${me.reasonPattern}` : ''})`;
+  } else {
+    $('rule').textContent = '(optional)';
+  }
+  for (const t of await recentTickets()) $('recent').append(new Option(t));
+  $('reason').focus();
+
+  $('cancel').addEventListener('click', async () => {
+    await call('cancelRequest', { requestId });
+    window.close();
+  });
+  $('form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const reason = $('reason').value;
+    const problem = check(reason, me);
+    $('error').textContent = problem;
+    if (problem) return;
+    $('go').disabled = true;
+    try {
+      await rememberTicket(reason);
+      await call('submitReason', { requestId, clientId: $('client').value, reason, openMode: $('mode').value });
+      window.close();
+    } catch (err) {
+      $('error').textContent = err.message;
+      $('go').disabled = false;
+    }
+  });
+}
+
+main().catch((err) => {
+  $('error').textContent = err.message;
+});

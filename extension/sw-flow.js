@@ -1,0 +1,109 @@
+// What a context-menu click does: find the user, ask for the reason when the Worker
+// requires one (or the admin chooses the application), mint, open, track.
+
+import { extractUserUuid, parseSitePatterns } from './lib/uuid.js';
+import { randomString } from './lib/pkce.js';
+import { mint } from './sw-api.js';
+import { MENU_CHOOSE, MENU_CLIENT, MENU_SIGN_IN, refreshProfile } from './sw-menu.js';
+import { notify, notifyError } from './sw-notify.js';
+import { openImpersonation } from './sw-open.js';
+import { track } from './sw-sessions.js';
+import { settings } from './sw-settings.js';
+import { signIn } from './sw-auth.js';
+
+const REQUEST_TTL_MS = 10 * 60_000; // a reason window left open this long is stale
+const REASON_WINDOW = { width: 460, height: 560 };
+
+/** The contextMenus.onClicked listener. */
+export async function onMenuClick(info, tab) {
+  try {
+    if (info.menuItemId === MENU_SIGN_IN) {
+      await signIn({ interactive: true });
+      await refreshProfile();
+      return;
+    }
+    const s = await settings();
+    const found = extractUserUuid(info, parseSitePatterns(s.sitePatterns).patterns);
+    if (!found.uuid) {
+      const where = found.looked.length ? found.looked.join(', ') : 'nothing to search';
+      const site = info.pageUrl ? ` on ${new URL(info.pageUrl).host}` : '';
+      await notify('No user id found', `actas looked for a user UUID in: ${where}${site}. Right-click a link or select text that contains the user's UUID, or add a site pattern in the options.`, 'no-uuid');
+      return { outcome: 'no-uuid' };
+    }
+    const { me } = await chrome.storage.session.get('me');
+    if (!me) {
+      await notify('Sign in to actas', 'Open the actas toolbar button and sign in first.', 'signed-out');
+      return { outcome: 'signed-out' };
+    }
+    const id = String(info.menuItemId);
+    const clientId = id.startsWith(MENU_CLIENT) ? id.slice(MENU_CLIENT.length) : '';
+    const request = {
+      userUuid: found.uuid,
+      clientId,
+      openMode: s.openMode,
+      tab: tab ? { id: tab.id, windowId: tab.windowId, index: tab.index, incognito: tab.incognito } : null,
+      createdAt: Date.now(),
+    };
+    if (me.reasonRequired || id === MENU_CHOOSE || !clientId) {
+      return { outcome: 'reason', requestId: await askReason(request) };
+    }
+    return await impersonate(request);
+  } catch (err) {
+    await notifyError(err);
+    return { outcome: 'error', kind: err.kind };
+  }
+}
+
+/** Opens the reason window for a request kept in storage.session (no secrets in it). */
+async function askReason(request) {
+  const requestId = randomString(12);
+  const { pending = {} } = await chrome.storage.session.get('pending');
+  for (const [k, v] of Object.entries(pending)) if (Date.now() - v.createdAt > REQUEST_TTL_MS) delete pending[k];
+  pending[requestId] = request;
+  await chrome.storage.session.set({ pending });
+  await chrome.windows.create({
+    url: chrome.runtime.getURL(`pages/reason.html#${requestId}`),
+    type: 'popup',
+    ...REASON_WINDOW,
+  });
+  return requestId;
+}
+
+/** The pending request the reason window shows. */
+export async function pendingRequest(requestId) {
+  const { pending = {} } = await chrome.storage.session.get('pending');
+  return pending[requestId] ?? null;
+}
+
+/** Drops a pending request (the reason window's Cancel, or after submit). */
+export async function dropRequest(requestId) {
+  const { pending = {} } = await chrome.storage.session.get('pending');
+  delete pending[requestId];
+  await chrome.storage.session.set({ pending });
+}
+
+/** The reason window's submit: {requestId, clientId, reason, openMode}. */
+export async function submitReason({ requestId, clientId, reason, openMode }) {
+  const request = await pendingRequest(requestId);
+  if (!request) throw new Error('This request is no longer open: right-click the user again.');
+  const done = await impersonate({ ...request, clientId: clientId || request.clientId, reason, openMode: openMode || request.openMode });
+  await dropRequest(requestId); // kept until it worked, so the admin can fix the reason and retry
+  return done;
+}
+
+/** Mints at the Worker, opens the chosen way, and tracks it for the banner. */
+export async function impersonate(request) {
+  const minted = await mint({ userUuid: request.userUuid, clientId: request.clientId, reason: request.reason ?? '' });
+  const opened = await openImpersonation(minted, request.openMode, request.tab);
+  const { me } = await chrome.storage.session.get('me');
+  const app = me?.clients?.find((c) => c.clientId === minted.clientId)?.name ?? minted.clientId;
+  await track({
+    id: minted.id,
+    userUuid: minted.userUuid,
+    clientId: minted.clientId,
+    app,
+    reason: request.reason ?? '',
+    ...opened,
+  });
+  return { outcome: 'opened', id: minted.id, tabId: opened.tabId, mode: opened.mode };
+}
