@@ -54,11 +54,26 @@ async function store(issuer, tokenEndpoint, body) {
   return auth;
 }
 
-/** Runs the sign-in flow; resolves when tokens are stored. */
+/**
+ * Runs the sign-in flow; resolves when tokens are stored. It first tries silently
+ * (prompt=none: an existing Bare.ID session signs the admin in without a window), and
+ * only when Bare.ID needs the admin (login_required and friends) shows the login page.
+ */
 export async function signIn({ interactive = true } = {}) {
   const s = await settings();
   const issuer = checkBaseUrl(s.issuer, 'The issuer');
   const d = await discover(issuer);
+  try {
+    return await authorize(s, issuer, d, false);
+  } catch (err) {
+    if (!interactive || err.kind !== 'signin-interaction') throw err;
+  }
+  return authorize(s, issuer, d, true);
+}
+
+const NEEDS_INTERACTION = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required']);
+
+async function authorize(s, issuer, d, interactive) {
   const { verifier, challenge } = await pkcePair();
   const state = randomString(16);
   const redirectUri = chrome.identity.getRedirectURL('oidc');
@@ -72,17 +87,22 @@ export async function signIn({ interactive = true } = {}) {
     nonce: randomString(16),
     code_challenge: challenge,
     code_challenge_method: 'S256',
+    ...(interactive ? {} : { prompt: 'none' }),
   }).toString();
   let back;
   try {
     back = new URL(await chrome.identity.launchWebAuthFlow({ url: url.href, interactive }));
   } catch (err) {
+    if (!interactive) throw new ActasError('signin-interaction', 'Not signed in', err.message);
     throw new ActasError('signin-cancelled', 'Not signed in', `The sign-in did not finish: ${err.message}`);
   }
   const p = back.searchParams;
   if (p.get('state') !== state) throw new ActasError('signin-failed', 'Sign-in failed', 'The answer did not match the request.');
   if (p.get('iss') && p.get('iss') !== issuer) throw new ActasError('signin-failed', 'Sign-in failed', 'The answer came from another issuer.');
-  if (p.get('error')) throw new ActasError('signin-failed', 'Sign-in failed', `Bare.ID answered ${p.get('error')}.`);
+  if (p.get('error')) {
+    const kind = NEEDS_INTERACTION.has(p.get('error')) ? 'signin-interaction' : 'signin-failed';
+    throw new ActasError(kind, 'Sign-in failed', `Bare.ID answered ${p.get('error')}.`);
+  }
   const body = await tokenRequest(d.token_endpoint, {
     grant_type: 'authorization_code',
     client_id: s.clientId,

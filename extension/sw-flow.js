@@ -9,7 +9,7 @@ import { notify, notifyError } from './sw-notify.js';
 import { openImpersonation } from './sw-open.js';
 import { track } from './sw-sessions.js';
 import { settings } from './sw-settings.js';
-import { signIn } from './sw-auth.js';
+import { accessToken, signIn } from './sw-auth.js';
 
 const REQUEST_TTL_MS = 10 * 60_000; // a reason window left open this long is stale
 const REASON_WINDOW = { width: 460, height: 560 };
@@ -35,6 +35,7 @@ export async function onMenuClick(info, tab) {
       await notify('Sign in to actas', 'Open the actas toolbar button and sign in first.', 'signed-out');
       return { outcome: 'signed-out' };
     }
+    await accessToken(); // an expired sign-in is reported now, before any window opens
     const id = String(info.menuItemId);
     const clientId = id.startsWith(MENU_CLIENT) ? id.slice(MENU_CLIENT.length) : '';
     const request = {

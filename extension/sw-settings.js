@@ -32,7 +32,7 @@ export async function loadSettings() {
     if (pushed[k] !== undefined && pushed[k] !== '') {
       values[k] = pushed[k];
       locked.push(k);
-    } else if (local[k] !== undefined) {
+    } else if (local[k] !== undefined && local[k] !== '') {
       values[k] = local[k];
     }
   }

@@ -38,6 +38,7 @@ async function load() {
   $('origin').textContent = new URL(chrome.runtime.getURL('')).origin;
   $('redirect').textContent = chrome.identity.getRedirectURL('oidc');
   await showIncognito();
+  $('fields').disabled = false; // editable only once the current values are shown
 }
 
 $('openMode').addEventListener('change', showIncognito);

@@ -1,0 +1,145 @@
+// The browser extension end to end: Debian's Chromium (headless) with extension/ loaded
+// unpacked, against the emulator and the real Worker under wrangler dev. The context
+// menu is driven through the extension's service worker with the same function its
+// click listener calls (globalThis.actas.onMenuClick). Tokens are never printed: on a
+// failure, assertions say what leaked where, not the value.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { EXTENSION_ORIGIN, artifactsDir, launchExtension } from './browser.mjs';
+import { seedUser, startStack } from './harness.mjs';
+
+const alice = seedUser('alice');
+const rootAdmin = seedUser('root-admin');
+const REASON = 'SUP-4711 invoices missing';
+
+let stack;
+let browser;
+let auditorToken;
+
+before(async () => {
+  stack = await startStack({
+    vars: { ACTAS_ALLOWED_ORIGINS: EXTENSION_ORIGIN, ACTAS_REASON_REQUIRED: 'true', ACTAS_REASON_MIN_LENGTH: '8' },
+  });
+  await stack.emulator('PUT', '/_control/login', { autoLogin: 'ada' });
+  auditorToken = (await stack.emulator('POST', '/_control/tokens', { username: 'grace' })).access_token;
+  await mkdir(artifactsDir, { recursive: true });
+  browser = await launchExtension();
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+const shot = (page, name) => page.screenshot({ path: path.join(artifactsDir, `${name}.png`) });
+
+/** One impersonation as the auditor sees it in the trail. */
+async function auditRecord(id) {
+  const res = await fetch(`${stack.workerURL}/v1/impersonations/${id}`, { headers: { authorization: `Bearer ${auditorToken}` } });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+/** Right-clicks (as the listener does) a link to userUuid in the admin tool's tab. */
+async function menuClick(adminPage, userUuid, menuItemId = 'actas:client:crm') {
+  const linkUrl = new URL(`/admin/users/${userUuid}`, stack.emulatorURL).href;
+  return browser.sw.evaluate(
+    async ({ menuItemId, linkUrl, pageUrl }) => {
+      const [tab] = await chrome.tabs.query({ url: pageUrl });
+      return globalThis.actas.onMenuClick({ menuItemId, linkUrl, pageUrl, editable: false }, tab);
+    },
+    { menuItemId, linkUrl, pageUrl: adminPage.url() },
+  );
+}
+
+async function lastNotice() {
+  return browser.sw.evaluate(async () => (await chrome.storage.session.get('lastNotice')).lastNotice ?? null);
+}
+
+async function clearNotice() {
+  await browser.sw.evaluate(() => chrome.storage.session.remove('lastNotice'));
+}
+
+async function reasonWindow(pendingId) {
+  return browser.waitForPage((u) => u === `${EXTENSION_ORIGIN}/pages/reason.html#${pendingId}`);
+}
+
+describe('the extension', () => {
+  let adminPage;
+
+  test('options: point it at the Worker and the issuer', async () => {
+    const page = await browser.extensionPage('pages/options.html');
+    await page.locator('#fields:enabled').waitFor();
+    await page.fill('#workerUrl', stack.workerURL);
+    await page.fill('#issuer', `${stack.emulatorURL}/realms/demo`);
+    await page.selectOption('#openMode', 'tab');
+    await page.click('button[type=submit]');
+    await page.getByText('Saved.').waitFor();
+    assert.equal(await page.textContent('#origin'), EXTENSION_ORIGIN);
+    await shot(page, 'options');
+    await page.close();
+  });
+
+  test('sign in from the popup (Authorization Code + PKCE through launchWebAuthFlow)', async () => {
+    const page = await browser.extensionPage('pages/popup.html');
+    assert.equal(await page.locator('#sign-in').count(), 1);
+    // The button's own message (a click here makes headless Chromium's web auth flow
+    // fail to load the authorization page, so the test sends what the click sends).
+    const res = await page.evaluate(() => chrome.runtime.sendMessage({ op: 'signIn' }));
+    assert.equal(res.ok, true, res.error?.message);
+    await page.reload();
+    await page.locator('#actor').waitFor();
+    assert.equal(await page.textContent('#actor'), 'ada@example.com');
+    await page.close();
+    const menus = await browser.sw.evaluate(async () => (await chrome.storage.session.get('me')).me.clients);
+    assert.deepEqual(menus.map((c) => c.clientId), ['crm', 'wiki']);
+  });
+
+  test('right-click a user, give the reason, land in the app as them; the token is nowhere', async () => {
+    adminPage = await browser.ctx.newPage();
+    await adminPage.goto(`${stack.emulatorURL}/admin`);
+    const started = await menuClick(adminPage, alice.uuid);
+    assert.equal(started.outcome, 'reason');
+
+    const win = await reasonWindow(started.requestId);
+    await win.locator('#user').getByText(alice.uuid).waitFor();
+    assert.equal(await win.inputValue('#client'), 'crm');
+    await win.fill('#reason', REASON);
+    const landing = browser.waitForPage((u) => u.startsWith(`${EXTENSION_ORIGIN}/pages/open.html`));
+    await win.click('#go');
+    const app = await landing;
+    await app.waitForURL(`${stack.emulatorURL}/apps/crm/`);
+    await app.getByText('Signed in as Alice Archer').waitFor();
+
+    // The session cookie is in this profile's cookie store.
+    const cookies = await browser.ctx.cookies(stack.emulatorURL);
+    assert.ok(cookies.some((c) => c.name === 'BAREID_SESSION'), 'BAREID_SESSION cookie');
+
+    // The token went exactly once, in a POST body without Referer, and nowhere else.
+    const posts = browser.requests.filter((r) => r.url === `${stack.emulatorURL}/realms/demo/impersonate`);
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0].method, 'POST');
+    assert.equal(posts[0].referer, '', 'the POST carries no Referer');
+    const token = new URLSearchParams(posts[0].postData).get('token');
+    assert.ok(token && token.length >= 32, 'a token was posted');
+    const inUrl = browser.requests.filter((r) => r.url.includes(token) || r.referer.includes(token));
+    assert.equal(inUrl.length, 0, 'no request URL or Referer holds the token');
+    const cdp = await browser.ctx.newCDPSession(app);
+    const { entries } = await cdp.send('Page.getNavigationHistory');
+    assert.ok(entries.length > 0);
+    assert.ok(!entries.some((e) => e.url.includes(token)), 'no history entry holds the token');
+    assert.ok(!(await browser.storageDump()).includes(token), 'no storage area holds the token');
+    assert.ok(!(await browser.profileContains(token)), 'no file in the profile holds the token');
+
+    // The audit row names the signed-in admin.
+    const imp = (await browser.sw.evaluate(async () => Object.values((await chrome.storage.session.get('active')).active)))[0];
+    const rec = await auditRecord(imp.id);
+    assert.equal(rec.actor, 'ada@example.com');
+    assert.equal(rec.actorKind, 'oidc');
+    assert.equal(rec.userUuid, alice.uuid);
+    assert.equal(rec.reason, REASON);
+    assert.equal(rec.outcome, 'issued');
+  });
+});
