@@ -84,12 +84,7 @@ describe('the extension', () => {
 
   test('sign in from the popup (Authorization Code + PKCE through launchWebAuthFlow)', async () => {
     const page = await browser.extensionPage('pages/popup.html');
-    assert.equal(await page.locator('#sign-in').count(), 1);
-    // The button's own message (a click here makes headless Chromium's web auth flow
-    // fail to load the authorization page, so the test sends what the click sends).
-    const res = await page.evaluate(() => chrome.runtime.sendMessage({ op: 'signIn' }));
-    assert.equal(res.ok, true, res.error?.message);
-    await page.reload();
+    await page.click('#sign-in');
     await page.locator('#actor').waitFor();
     assert.equal(await page.textContent('#actor'), 'ada@example.com');
     await page.close();
@@ -141,5 +136,134 @@ describe('the extension', () => {
     assert.equal(rec.userUuid, alice.uuid);
     assert.equal(rec.reason, REASON);
     assert.equal(rec.outcome, 'issued');
+  });
+
+  test('the banner shows in the app; End signs the session out and audits the end', async () => {
+    const app = browser.ctx.pages().find((p) => p.url() === `${stack.emulatorURL}/apps/crm/`);
+    const tabId = await browser.sw.evaluate(async (url) => (await chrome.tabs.query({ url }))[0].id, app.url());
+    const bannerText = () =>
+      browser.sw.evaluate(async (tabId) => {
+        const [r] = await chrome.scripting.executeScript({ target: { tabId }, func: () => globalThis.actasBanner?.root?.textContent ?? '' });
+        return r.result;
+      }, tabId);
+    let text = '';
+    for (let i = 0; i < 50 && !text.includes('Acting as'); i++) {
+      text = await bannerText();
+      if (!text.includes('Acting as')) await app.waitForTimeout(100);
+    }
+    assert.match(text, new RegExp(`Acting as ${alice.uuid} in Customer CRM`));
+    assert.match(text, /SUP-4711 invoices missing/);
+    assert.match(text, /\d+:\d\d left/);
+    await shot(app, 'banner');
+
+    const imp = (await browser.sw.evaluate(async () => Object.values((await chrome.storage.session.get('active')).active)))[0];
+    // A real click on End, inside the closed shadow root.
+    const box = await browser.sw.evaluate(async (tabId) => {
+      const [r] = await chrome.scripting.executeScript({
+        target: { tabId },
+        func: () => {
+          const b = globalThis.actasBanner.root.querySelector('button.end').getBoundingClientRect();
+          return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+        },
+      });
+      return r.result;
+    }, tabId);
+    await app.mouse.click(box.x, box.y);
+    await app.waitForURL(/\/protocol\/openid-connect\/logout/);
+    await app.goto(`${stack.emulatorURL}/apps/crm/`);
+    await app.getByText('Not signed in').waitFor();
+    const rec = await auditRecord(imp.id);
+    assert.ok(rec.endedAt, 'the trail records the end');
+    const active = await browser.sw.evaluate(async () => (await chrome.storage.session.get('active')).active);
+    assert.deepEqual(active, {});
+  });
+
+  test('the popup shows the signed-in admin and the last impersonations', async () => {
+    const page = await browser.extensionPage('pages/popup.html');
+    await page.locator('#recent table').waitFor();
+    assert.match(await page.textContent('#recent'), /crm/);
+    await page.setViewportSize({ width: 420, height: 420 });
+    await shot(page, 'popup');
+    await page.close();
+  });
+
+  test('cancel in the reason window mints nothing', async () => {
+    const before = await stack.emulatorStats();
+    const started = await menuClick(adminPage, alice.uuid);
+    const win = await reasonWindow(started.requestId);
+    await win.locator('#cancel').waitFor();
+    const closed = win.waitForEvent('close');
+    await win.click('#cancel');
+    await closed;
+    assert.equal((await stack.emulatorStats()).mintRequests, before.mintRequests);
+    const pending = await browser.sw.evaluate(async () => (await chrome.storage.session.get('pending')).pending);
+    assert.deepEqual(pending, {});
+  });
+
+  /** Right-click, give a reason, submit; resolves with the reason window's error text. */
+  async function submitExpectingError(userUuid) {
+    await clearNotice();
+    const started = await menuClick(adminPage, userUuid);
+    assert.equal(started.outcome, 'reason');
+    const win = await reasonWindow(started.requestId);
+    await win.locator('#reason:enabled').waitFor();
+    await win.fill('#reason', REASON);
+    await win.click('#go');
+    await win.locator('#error:not(:empty)').waitFor();
+    const text = await win.textContent('#error');
+    await win.click('#cancel');
+    return text;
+  }
+
+  test('a policy denial (403) is a readable notification', async () => {
+    const text = await submitExpectingError(rootAdmin.uuid);
+    const n = await lastNotice();
+    assert.equal(n.kind, 'user-not-allowed');
+    assert.equal(n.title, 'This user cannot be impersonated');
+    assert.match(n.message, /request /);
+    assert.equal(text, n.message);
+  });
+
+  test('no UUID: a notification saying where it looked', async () => {
+    await clearNotice();
+    const res = await browser.sw.evaluate(async (pageUrl) => {
+      const [tab] = await chrome.tabs.query({ url: pageUrl });
+      return globalThis.actas.onMenuClick({ menuItemId: 'actas:client:crm', linkUrl: 'https://admin.example/users/42', pageUrl }, tab);
+    }, adminPage.url());
+    assert.equal(res.outcome, 'no-uuid');
+    const n = await lastNotice();
+    assert.equal(n.kind, 'no-uuid');
+    assert.match(n.message, /link, page/);
+  });
+
+  test('Worker down: a notification naming the Worker', async () => {
+    const saved = await browser.sw.evaluate(async () => (await chrome.storage.sync.get('workerUrl')).workerUrl);
+    await browser.sw.evaluate(async () => chrome.storage.sync.set({ workerUrl: 'http://127.0.0.1:9' }));
+    try {
+      await submitExpectingError(alice.uuid);
+      const n = await lastNotice();
+      assert.equal(n.kind, 'worker-unreachable');
+      assert.match(n.message, /127\.0\.0\.1:9/);
+    } finally {
+      await browser.sw.evaluate(async (w) => chrome.storage.sync.set({ workerUrl: w }), saved);
+    }
+  });
+
+  test('expired sign-in: a notification, and no window opens', async () => {
+    // The refresh tokens die with the emulator's sessions; the access token is aged.
+    await stack.emulatorReset();
+    await stack.emulator('PUT', '/_control/login', { autoLogin: 'ada' });
+    await browser.sw.evaluate(async () => {
+      const { auth } = await chrome.storage.session.get('auth');
+      await chrome.storage.session.set({ auth: { ...auth, expiresAt: Date.now() - 1000 } });
+    });
+    await clearNotice();
+    const res = await menuClick(adminPage, alice.uuid);
+    assert.equal(res.outcome, 'error');
+    assert.equal(res.kind, 'signin-expired');
+    const n = await lastNotice();
+    assert.equal(n.kind, 'signin-expired');
+    assert.match(n.message, /sign in again/);
+    assert.equal(await browser.sw.evaluate(async () => Boolean((await chrome.storage.session.get('auth')).auth)), false);
   });
 });
