@@ -29,6 +29,8 @@ Commands:
                 per impersonation, cold start, upload size); prints the figures and
                 writes build/bench/results.json. Misses no target fatally: it reports.
   keygen LABEL  print a new API key once, and its LABEL:sha256 line for ACTAS_API_KEYS
+  package       lint the browser extension (web-ext lint) and write build/actas-chrome-VERSION.zip
+                (without the development key) and build/actas-firefox-VERSION.zip
   --help        this text
 
 Environment:
@@ -286,6 +288,7 @@ test_all() {
 	run "go vet ./..." go vet ./...
 	run "go test ./..." go test ./...
 	run "GOOS=js GOARCH=wasm go vet ./wasm/" env GOOS=js GOARCH=wasm go vet ./wasm/
+	run "web-ext lint extension/ (zero errors)" extension_lint
 	run "wasm build" build
 	if [[ " ${failed[*]} " == *" wasm build "* ]]; then
 		failed+=("end-to-end suite (skipped: no wasm build)")
@@ -299,6 +302,35 @@ test_all() {
 		exit 1
 	fi
 	printf '\nbuild.sh test: all steps passed\n' >&2
+}
+
+# extension_lint: web-ext lint over extension/; warnings are printed, errors fail.
+extension_lint() {
+	npx web-ext lint --source-dir extension --ignore-files 'test/**' --output text
+}
+
+# package: the extension as a Chrome zip (the manifest's development `key` removed: the
+# Chrome Web Store assigns the id) and a Firefox zip (what addons.mozilla.org takes).
+package() {
+	npm_install
+	extension_lint || die "web-ext lint found errors"
+	local version tmp
+	version=$(node -p 'require("./extension/manifest.json").version')
+	tmp=$(mktemp -d)
+	TMP_DIRS+=("$tmp")
+	mkdir -p build
+	rm -f "build/actas-chrome-$version.zip" "build/actas-firefox-$version.zip"
+	say "build/actas-firefox-$version.zip"
+	npx web-ext build --source-dir extension --ignore-files 'test/**' --artifacts-dir "$tmp/firefox" --overwrite-dest >/dev/null ||
+		die "web-ext build failed"
+	mv "$tmp"/firefox/*.zip "build/actas-firefox-$version.zip"
+	say "build/actas-chrome-$version.zip"
+	cp -r extension "$tmp/chrome"
+	rm -rf "$tmp/chrome/test"
+	node -e 'const f=process.argv[1], m=JSON.parse(require("fs").readFileSync(f)); delete m.key;
+		require("fs").writeFileSync(f, JSON.stringify(m, null, 2) + "\n")' "$tmp/chrome/manifest.json"
+	(cd "$tmp/chrome" && zip -qr -X "$ROOT/build/actas-chrome-$version.zip" .) || die "zip failed"
+	ls -l "build/actas-chrome-$version.zip" "build/actas-firefox-$version.zip"
 }
 
 bench() {
@@ -323,6 +355,7 @@ dev) dev ;;
 test) test_all ;;
 bench) bench ;;
 keygen) keygen "${2:-}" ;;
+package) package ;;
 -h | --help | help) usage ;;
 "") usage >&2; exit 2 ;;
 *) usage >&2; die "unknown command: $1" ;;
