@@ -2,7 +2,7 @@
 // modules that own each concern; state lives in storage.session, settings in
 // storage.sync and storage.managed.
 
-import { onMenuClick, impersonate } from './sw-flow.js';
+import { onMenuClick } from './sw-flow.js';
 import { buildMenus, refreshProfile } from './sw-menu.js';
 import { onMessage } from './sw-messages.js';
 import { notifyError } from './sw-notify.js';
@@ -40,4 +40,4 @@ chrome.alarms.onAlarm.addListener((alarm) => {
 
 // The same functions the listeners call, for the end-to-end tests to drive through
 // this worker (`evaluate`); nothing here behaves differently for them.
-globalThis.actas = { onMenuClick, impersonate, signIn, signOut, refreshProfile, end };
+globalThis.actas = { onMenuClick, signIn, signOut, refreshProfile, end };
