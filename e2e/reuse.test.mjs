@@ -112,9 +112,7 @@ describe('one Go instance per isolate', () => {
       assert.equal(res.json.actor, keys[i % 2].label, `request ${i} answered as ${res.json.actor}`);
     });
 
-    // Four at a time: the audit chain's appends race for the next seq and retry a
-    // bounded number of times (worker/audit), which eight at once can exhaust.
-    const mints = await pool(16, 4, (i) => stack.mint(mintBody(`${REASON} #${i}`), keys[i % 2].key));
+    const mints = await pool(16, CONCURRENCY, (i) => stack.mint(mintBody(`${REASON} #${i}`), keys[i % 2].key));
     const rows = await stack.auditRows(`SELECT impersonation_id AS id, actor, reason FROM audit_events
       WHERE event = 'requested' AND impersonation_id IN (${mints.map((r) => sqlString(r.json?.id)).join(',')})`);
     const byId = new Map(rows.map((r) => [r.id, r]));

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -71,6 +72,9 @@ var ErrUnavailable = errors.New("audit: store unavailable")
 // isolates: the chain's next sequence number is claimed by the insert itself.
 type Store struct {
 	db *sql.DB
+	// appendMu serialises appends within this isolate, so its own concurrent requests
+	// do not race for the next seq; the retries cover writers in other isolates.
+	appendMu sync.Mutex
 }
 
 // NewStore returns a Store over db, whose schema migrations/ created.
@@ -127,6 +131,8 @@ func (s *Store) append(ctx context.Context, ev row) error {
 	if s == nil || s.db == nil {
 		return fmt.Errorf("%w: no database", ErrUnavailable)
 	}
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
 	ev.rec.ClientIP = truncate(ev.rec.ClientIP, 64)
 	ev.rec.UserAgent = truncate(ev.rec.UserAgent, maxTextLen)
 	var lastErr error
