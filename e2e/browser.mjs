@@ -18,8 +18,12 @@ export const artifactsDir = path.join(root, 'e2e', 'artifacts');
 
 const CHROMIUM = process.env.ACTAS_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Starts Chromium with the extension; call close() from after(). */
-export async function launchExtension() {
+/**
+ * Starts Chromium with the extension; call close() from after(). With incognito, the
+ * extension is allowed in incognito windows first, as the admin does on the browser's
+ * extensions page (which reloads it).
+ */
+export async function launchExtension({ incognito = false } = {}) {
   const profile = await mkdtemp(path.join(tmpdir(), 'actas-chromium-'));
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -49,6 +53,7 @@ export async function launchExtension() {
   });
   let sw = ctx.serviceWorkers().find((w) => w.url().startsWith(EXTENSION_ORIGIN));
   sw ??= await ctx.waitForEvent('serviceworker', { predicate: (w) => w.url().startsWith(EXTENSION_ORIGIN) });
+  if (incognito) sw = await allowInIncognito(ctx, sw);
   return {
     ctx,
     sw,
@@ -60,11 +65,18 @@ export async function launchExtension() {
       await page.goto(`${EXTENSION_ORIGIN}/${p}`);
       return page;
     },
-    /** The next page (tab or window) whose URL satisfies pred. */
-    waitForPage(pred, timeout = 15_000) {
-      const existing = ctx.pages().find((p) => pred(p.url()));
-      if (existing) return Promise.resolve(existing);
-      return ctx.waitForEvent('page', { predicate: (p) => pred(p.url()), timeout });
+    /**
+     * The first page (tab or window, incognito ones too) whose URL satisfies pred and
+     * which `which` accepts, now or once it navigates there.
+     */
+    async waitForPage(pred, timeout = 15_000, which = () => true) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const found = ctx.pages().find((p) => which(p) && pred(p.url()));
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no page matched within ${timeout} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     /** Every storage area's content as one JSON string (to search for secrets). */
     async storageDump() {
@@ -85,6 +97,22 @@ export async function launchExtension() {
       await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
+}
+
+// Flips "Allow in Incognito" through the API behind chrome://extensions, then waits
+// for the reloaded extension's new service worker.
+async function allowInIncognito(ctx, oldWorker) {
+  const page = await ctx.newPage();
+  try {
+    await page.goto('chrome://extensions/');
+    const next = ctx.waitForEvent('serviceworker', { predicate: (w) => w.url().startsWith(EXTENSION_ORIGIN) && w !== oldWorker });
+    await page.evaluate((extensionId) => chrome.developerPrivate.updateExtensionConfiguration({ extensionId, incognitoAccess: true }), EXTENSION_ID);
+    const sw = await next;
+    if (!(await sw.evaluate(() => chrome.extension.isAllowedIncognitoAccess()))) throw new Error('incognito access did not stick');
+    return sw;
+  } finally {
+    await page.close();
+  }
 }
 
 async function dirContains(dir, needle) {

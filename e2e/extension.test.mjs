@@ -12,6 +12,7 @@ import { EXTENSION_ORIGIN, artifactsDir, launchExtension } from './browser.mjs';
 import { seedUser, startStack } from './harness.mjs';
 
 const alice = seedUser('alice');
+const bob = seedUser('bob');
 const rootAdmin = seedUser('root-admin');
 const REASON = 'SUP-4711 invoices missing';
 
@@ -43,9 +44,9 @@ async function auditRecord(id) {
 }
 
 /** Right-clicks (as the listener does) a link to userUuid in the admin tool's tab. */
-async function menuClick(adminPage, userUuid, menuItemId = 'actas:client:crm') {
+async function menuClick(adminPage, userUuid, menuItemId = 'actas:client:crm', b = browser) {
   const linkUrl = new URL(`/admin/users/${userUuid}`, stack.emulatorURL).href;
-  return browser.sw.evaluate(
+  return b.sw.evaluate(
     async ({ menuItemId, linkUrl, pageUrl }) => {
       const [tab] = await chrome.tabs.query({ url: pageUrl });
       return globalThis.actas.onMenuClick({ menuItemId, linkUrl, pageUrl, editable: false }, tab);
@@ -62,8 +63,8 @@ async function clearNotice() {
   await browser.sw.evaluate(() => chrome.storage.session.remove('lastNotice'));
 }
 
-async function reasonWindow(pendingId) {
-  return browser.waitForPage((u) => u === `${EXTENSION_ORIGIN}/pages/reason.html#${pendingId}`);
+async function reasonWindow(pendingId, b = browser) {
+  return b.waitForPage((u) => u === `${EXTENSION_ORIGIN}/pages/reason.html#${pendingId}`);
 }
 
 describe('the extension', () => {
@@ -201,13 +202,14 @@ describe('the extension', () => {
   });
 
   /** Right-click, give a reason, submit; resolves with the reason window's error text. */
-  async function submitExpectingError(userUuid) {
+  async function submitExpectingError(userUuid, mode = 'tab') {
     await clearNotice();
     const started = await menuClick(adminPage, userUuid);
     assert.equal(started.outcome, 'reason');
     const win = await reasonWindow(started.requestId);
     await win.locator('#reason:enabled').waitFor();
     await win.fill('#reason', REASON);
+    await win.selectOption('#mode', mode);
     await win.click('#go');
     await win.locator('#error:not(:empty)').waitFor();
     const text = await win.textContent('#error');
@@ -249,6 +251,18 @@ describe('the extension', () => {
     }
   });
 
+  test('private windows not allowed: a readable error, and nothing is minted', async () => {
+    const before = await stack.emulatorStats();
+    const text = await submitExpectingError(alice.uuid, 'incognito');
+    const n = await lastNotice();
+    assert.equal(n.kind, 'incognito-not-allowed');
+    assert.match(n.message, /Allow in Incognito/);
+    assert.equal(text, n.message);
+    assert.equal((await stack.emulatorStats()).mintRequests, before.mintRequests);
+    const windows = await browser.sw.evaluate(async () => (await chrome.windows.getAll()).filter((w) => w.incognito).length);
+    assert.equal(windows, 0);
+  });
+
   test('expired sign-in: a notification, and no window opens', async () => {
     // The refresh tokens die with the emulator's sessions; the access token is aged.
     await stack.emulatorReset();
@@ -265,5 +279,118 @@ describe('the extension', () => {
     assert.equal(n.kind, 'signin-expired');
     assert.match(n.message, /sign in again/);
     assert.equal(await browser.sw.evaluate(async () => Boolean((await chrome.storage.session.get('auth')).auth)), false);
+  });
+});
+
+describe('private windows', () => {
+  let priv; // a second browser, with actas allowed in incognito
+  let adminPage;
+
+  before(async () => {
+    await stack.emulatorReset();
+    await stack.emulator('PUT', '/_control/login', { autoLogin: 'ada' });
+    priv = await launchExtension({ incognito: true });
+  });
+  after(async () => {
+    await priv?.close();
+  });
+
+  /** Right-click a user, give the reason, pick the open mode, go. */
+  async function impersonateVia(userUuid, mode) {
+    const started = await menuClick(adminPage, userUuid, 'actas:client:crm', priv);
+    assert.equal(started.outcome, 'reason');
+    const win = await reasonWindow(started.requestId, priv);
+    await win.locator('#reason:enabled').waitFor();
+    await win.fill('#reason', REASON);
+    await win.selectOption('#mode', mode);
+    const closed = win.waitForEvent('close');
+    await win.click('#go');
+    await closed;
+  }
+
+  const appURL = () => `${stack.emulatorURL}/apps/crm/`;
+  const normalCookies = async () => (await priv.ctx.cookies(stack.emulatorURL)).map((c) => `${c.name}=${c.value}`).sort();
+
+  test('the options page says private windows are allowed', async () => {
+    const page = await priv.extensionPage('pages/options.html');
+    await page.locator('#fields:enabled').waitFor();
+    await page.fill('#workerUrl', stack.workerURL);
+    await page.fill('#issuer', `${stack.emulatorURL}/realms/demo`);
+    await page.selectOption('#openMode', 'incognito');
+    await page.click('button[type=submit]');
+    await page.getByText('Saved.').waitFor();
+    assert.match(await page.textContent('#incognito'), /^allowed/);
+    await page.close();
+    const popup = await priv.extensionPage('pages/popup.html');
+    await popup.click('#sign-in');
+    await popup.locator('#actor').waitFor();
+    await popup.close();
+  });
+
+  test('a private window lands in the app as the user and leaves this profile\'s cookies alone', async () => {
+    adminPage = await priv.ctx.newPage();
+    await adminPage.goto(`${stack.emulatorURL}/admin`);
+    // This profile first holds a session of its own: Bob, opened in a tab.
+    await impersonateVia(bob.uuid, 'tab');
+    const bobTab = await priv.waitForPage((u) => u === appURL());
+    await bobTab.getByText('Signed in as Bob Baker').waitFor();
+    const before = await normalCookies();
+    assert.ok(before.some((c) => c.startsWith('BAREID_SESSION=')), 'the profile holds a Bare.ID session');
+
+    const requestsBefore = priv.requests.length;
+    await impersonateVia(alice.uuid, 'incognito');
+    const imp = await priv.sw.evaluate(async () =>
+      Object.values((await chrome.storage.session.get('active')).active).find((a) => a.mode === 'incognito'),
+    );
+    const incognito = await priv.sw.evaluate(async (windowId) => (await chrome.windows.get(windowId)).incognito, imp.windowId);
+    assert.equal(incognito, true, 'opened in an incognito window');
+    // Bob's tab shows the same URL: the private window's page is the other one.
+    const app = await priv.waitForPage((u) => u === appURL(), 15_000, (p) => p !== bobTab);
+    await app.getByText('Signed in as Alice Archer').waitFor();
+
+    // This profile's cookies are exactly what they were, and its tab is still Bob's.
+    assert.deepEqual(await normalCookies(), before);
+    await bobTab.reload();
+    await bobTab.getByText('Signed in as Bob Baker').waitFor();
+
+    // The token went once, in a POST body without Referer, from the Worker's blank page.
+    const mine = priv.requests.slice(requestsBefore);
+    const posts = mine.filter((r) => r.url === `${stack.emulatorURL}/realms/demo/impersonate`);
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0].method, 'POST');
+    assert.equal(posts[0].referer, '');
+    const token = new URLSearchParams(posts[0].postData).get('token');
+    assert.ok(token && token.length >= 32, 'a token was posted');
+    assert.equal(mine.filter((r) => r.url.includes(token) || r.referer.includes(token)).length, 0, 'no URL or Referer holds the token');
+    const cdp = await priv.ctx.newCDPSession(app);
+    const { entries } = await cdp.send('Page.getNavigationHistory');
+    assert.ok(entries.some((e) => e.url === `${stack.workerURL}/open`), 'the private window opened the Worker\'s page');
+    assert.ok(!entries.some((e) => e.url.includes(token)), 'no history entry holds the token');
+    assert.ok(!(await priv.storageDump()).includes(token), 'no storage area holds the token');
+    assert.ok(!(await priv.profileContains(token)), 'no file in the profile holds the token');
+
+    const rec = await auditRecord(imp.id);
+    assert.equal(rec.actor, 'ada@example.com');
+    assert.equal(rec.userUuid, alice.uuid);
+  });
+
+  test('the banner shows in the private window; End closes it and audits the end', async () => {
+    const imp = await priv.sw.evaluate(async () =>
+      Object.values((await chrome.storage.session.get('active')).active).find((a) => a.mode === 'incognito'),
+    );
+    let text = '';
+    for (let i = 0; i < 50 && !text.includes('Acting as'); i++) {
+      text = await priv.sw.evaluate(async (tabId) => {
+        const [r] = await chrome.scripting.executeScript({ target: { tabId }, func: () => globalThis.actasBanner?.root?.textContent ?? '' });
+        return r.result;
+      }, imp.tabId);
+      if (!text.includes('Acting as')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(text, new RegExp(`Acting as ${alice.uuid} in Customer CRM`));
+    const res = await priv.sw.evaluate((id) => globalThis.actas.end(id), imp.id);
+    assert.deepEqual(res, { ended: true, recorded: true });
+    const windows = await priv.sw.evaluate(async () => (await chrome.windows.getAll()).filter((w) => w.incognito).length);
+    assert.equal(windows, 0);
+    assert.ok((await auditRecord(imp.id)).endedAt, 'the trail records the end');
   });
 });

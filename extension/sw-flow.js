@@ -6,7 +6,7 @@ import { randomString } from './lib/pkce.js';
 import { mint } from './sw-api.js';
 import { MENU_CHOOSE, MENU_CLIENT, MENU_SIGN_IN, refreshProfile } from './sw-menu.js';
 import { notify, notifyError } from './sw-notify.js';
-import { openImpersonation } from './sw-open.js';
+import { checkOpenMode, openImpersonation } from './sw-open.js';
 import { track } from './sw-sessions.js';
 import { settings } from './sw-settings.js';
 import { accessToken, signIn } from './sw-auth.js';
@@ -94,6 +94,7 @@ export async function submitReason({ requestId, clientId, reason, openMode }) {
 
 /** Mints at the Worker, opens the chosen way, and tracks it for the banner. */
 export async function impersonate(request) {
+  await checkOpenMode(request.openMode); // nothing is minted for a window that cannot open
   const minted = await mint({ userUuid: request.userUuid, clientId: request.clientId, reason: request.reason ?? '' });
   const opened = await openImpersonation(minted, request.openMode, request.tab);
   const { me } = await chrome.storage.session.get('me');

@@ -1,9 +1,15 @@
 // Opening an impersonation in the browser. The token never goes into a URL, history
-// entry or storage area: the Worker's answer stays in this module's memory until the
-// extension page opened for it (pages/open.html, in the chosen tab or window) asks for
-// it once by a random handoff id; that page builds a form and POSTs it.
+// entry or storage area. In a tab or container, the Worker's answer stays in this
+// module's memory until the extension page opened for it (pages/open.html) asks for it
+// once by a random handoff id; that page builds a form and POSTs it. Browsers do not
+// show an extension's own pages in a private window (Chromium only in "split" mode,
+// which would run a second, signed-out copy of actas there), so a private window opens
+// the Worker's empty GET /open page instead, and the form is added to it from the
+// isolated content-script world, where the page's own code cannot see it.
 
+import { submitImpersonation } from './lib/formpost.js';
 import { randomString } from './lib/pkce.js';
+import { ActasError } from './lib/problem.js';
 import { checkImpersonationUrl } from './lib/urlcheck.js';
 import { settings } from './sw-settings.js';
 
@@ -33,17 +39,13 @@ export async function allowedHosts() {
 export async function openImpersonation(minted, mode, tab) {
   const { hosts, issuer } = await allowedHosts();
   const url = checkImpersonationUrl(minted.url, { allowedHosts: hosts, issuer });
-  const method = minted.method === 'GET' ? 'GET' : 'POST';
-  const field = minted.field || 'token';
+  const handoff = { url: url.href, method: minted.method === 'GET' ? 'GET' : 'POST', field: minted.field || 'token', token: minted.token };
+  if (mode === 'incognito') return openInPrivateWindow(handoff);
+
   const id = randomString(16);
-  handoffs.set(id, { url: url.href, method, field, token: minted.token });
+  handoffs.set(id, handoff);
   setTimeout(() => handoffs.delete(id), HANDOFF_TTL_MS);
   const page = chrome.runtime.getURL(`pages/open.html#${id}`);
-
-  if (mode === 'incognito') {
-    const win = await chrome.windows.create({ url: page, incognito: true, focused: true });
-    return { tabId: win.tabs?.[0]?.id, windowId: win.id, mode };
-  }
   if (mode === 'container') {
     const cookieStoreId = await dedicatedContainer(minted);
     const created = await chrome.tabs.create({ url: page, cookieStoreId, windowId: tab?.windowId, active: true });
@@ -59,14 +61,91 @@ export async function openImpersonation(minted, mode, tab) {
   return { tabId: created.id, windowId: created.windowId, mode: 'tab' };
 }
 
+/**
+ * Throws, before anything is minted, when `mode` cannot work in this browser as it is
+ * set up: a private window needs "Allow in Incognito" and access to the Worker's
+ * origin, a container needs Firefox.
+ */
+export async function checkOpenMode(mode) {
+  if (mode === 'incognito') {
+    if (!(await chrome.extension.isAllowedIncognitoAccess())) {
+      throw new ActasError(
+        'incognito-not-allowed',
+        'Private windows are off for actas',
+        'To open impersonations in a private window, open the browser\'s extensions page, choose actas → Details and turn on "Allow in Incognito" (Firefox: "Run in Private Windows"). Or choose another open mode.',
+      );
+    }
+    const { workerUrl } = await settings();
+    if (!(await chrome.permissions.contains({ origins: [originPattern(workerUrl)] }))) {
+      throw new ActasError(
+        'worker-access-missing',
+        'actas needs access to the Worker',
+        'A private window opens the Worker\'s page first. Open the actas options and choose "Save and allow access".',
+      );
+    }
+  }
+  if (mode === 'container' && !containers()) {
+    throw new ActasError('containers-unavailable', 'No containers here', 'Containers exist only in Firefox: choose another open mode.');
+  }
+}
+
+function originPattern(url) {
+  const u = new URL(url);
+  return `${u.protocol}//${u.hostname}/*`;
+}
+
+function containers() {
+  return chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities ?? null;
+}
+
+const PAGE_LOAD_TIMEOUT_MS = 15_000;
+
+async function openInPrivateWindow(handoff) {
+  const { workerUrl } = await settings();
+  const blank = new URL('/open', workerUrl).href;
+  const win = await chrome.windows.create({ url: blank, incognito: true, focused: true });
+  const tabId = win.tabs?.[0]?.id ?? (await chrome.tabs.query({ windowId: win.id }))[0].id;
+  try {
+    const loaded = await loadedUrl(tabId);
+    if (loaded !== blank) {
+      // Cloudflare Access (or anything else) sent the window elsewhere: the token is
+      // not handed to a page that is not the Worker's.
+      throw new ActasError('open-page-unavailable', 'Could not open the private window', `The private window did not load ${blank} (it went to ${new URL(loaded).origin}). If the Worker is behind Cloudflare Access, exempt GET /open from it.`);
+    }
+    await chrome.scripting.executeScript({ target: { tabId }, func: submitImpersonation, args: [handoff] });
+  } catch (err) {
+    await chrome.windows.remove(win.id).catch(() => {});
+    throw err;
+  }
+  return { tabId, windowId: win.id, mode: 'incognito' };
+}
+
+/** Resolves with the URL of the tab once it has finished loading a page. */
+function loadedUrl(tabId) {
+  return new Promise((resolve, reject) => {
+    const done = (fn, v) => {
+      clearTimeout(timer);
+      chrome.tabs.onUpdated.removeListener(listener);
+      fn(v);
+    };
+    const listener = (id, change, tab) => {
+      if (id === tabId && change.status === 'complete' && /^https?:/.test(tab.url ?? '')) done(resolve, tab.url);
+    };
+    const timer = setTimeout(
+      () => done(reject, new ActasError('open-page-unavailable', 'Could not open the private window', 'The Worker\'s page did not load in the private window in time.')),
+      PAGE_LOAD_TIMEOUT_MS,
+    );
+    chrome.tabs.onUpdated.addListener(listener);
+    chrome.tabs.get(tabId).then((tab) => {
+      if (tab.status === 'complete' && /^https?:/.test(tab.url ?? '')) done(resolve, tab.url);
+    }, () => {});
+  });
+}
+
 // Firefox only: a fresh container per impersonation, so its cookies are separate from
 // the admin's own and go away with it.
 async function dedicatedContainer(minted) {
-  if (!globalThis.browser?.contextualIdentities && !chrome.contextualIdentities) {
-    throw new Error('Containers exist only in Firefox: choose another open mode.');
-  }
-  const api = chrome.contextualIdentities ?? globalThis.browser.contextualIdentities;
-  const ci = await api.create({ name: `actas ${minted.clientId}`, color: 'orange', icon: 'fingerprint' });
+  const ci = await containers().create({ name: `actas ${minted.clientId}`, color: 'orange', icon: 'fingerprint' });
   return ci.cookieStoreId;
 }
 

@@ -44,6 +44,8 @@ export async function onTabUpdated(tabId, change, tab) {
   const imp = await byTab(tabId);
   if (!imp) return;
   const origin = new URL(tab.url).origin;
+  const { workerUrl } = await settings();
+  if (workerUrl && origin === new URL(workerUrl).origin) return; // the private window's /open page
   if (!imp.origin) {
     const active = await all();
     active[imp.id].origin = origin;
@@ -66,9 +68,10 @@ export function bannerState(imp) {
 
 /**
  * Ends an impersonation: records the end with the Worker (audited), then signs the
- * impersonated session out where it lives: the private window is closed (its cookies
- * go with it), a container tab is closed and the container removed, a normal tab goes
- * to Bare.ID's end-session endpoint.
+ * impersonated session out where it lives. A private window is closed, and its cookies
+ * go with it, unless other private windows share them: then it goes to Bare.ID's
+ * end-session endpoint first. A container tab is closed and the container removed. A
+ * normal tab goes to Bare.ID's end-session endpoint.
  */
 export async function end(id, why = 'ended') {
   const active = await all();
@@ -93,8 +96,11 @@ async function signOutWhereItLives(imp) {
   const { issuer } = await settings();
   try {
     if (imp.mode === 'incognito' && imp.windowId !== undefined) {
-      await chrome.windows.remove(imp.windowId);
-      return;
+      const others = (await chrome.windows.getAll()).filter((w) => w.incognito && w.id !== imp.windowId);
+      if (others.length === 0) {
+        await chrome.windows.remove(imp.windowId);
+        return;
+      }
     }
     if (imp.mode === 'container') {
       await chrome.tabs.remove(imp.tabId);

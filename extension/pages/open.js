@@ -1,7 +1,7 @@
 // The extension page in the chosen tab: takes the minted token from the service worker
-// once (by the handoff id in the fragment, which is not the token), and POSTs it as a
-// form, so it appears in no URL, history entry or Referer. GET only when the Worker
-// says Bare.ID demands it.
+// once (by the handoff id in the fragment, which is not the token) and sends it to
+// Bare.ID with lib/formpost.js.
+import { submitImpersonation } from '../lib/formpost.js';
 import { call } from './common.js';
 
 const status = document.getElementById('status');
@@ -15,25 +15,7 @@ async function main() {
     status.textContent = 'Nothing to open: this link was used already or expired. Right-click the user again.';
     return;
   }
-  if (h.method === 'GET') {
-    const u = new URL(h.url);
-    u.searchParams.set(h.field, h.token);
-    location.replace(u.href);
-    return;
-  }
-  const form = document.createElement('form');
-  form.method = 'POST';
-  form.action = h.url;
-  form.enctype = 'application/x-www-form-urlencoded';
-  form.referrerPolicy = 'no-referrer';
-  form.rel = 'noreferrer';
-  const input = document.createElement('input');
-  input.type = 'hidden';
-  input.name = h.field;
-  input.value = h.token;
-  form.append(input);
-  document.body.append(form);
-  form.submit();
+  submitImpersonation(h);
 }
 
 main().catch((err) => {

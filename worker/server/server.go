@@ -94,6 +94,7 @@ func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+	mux.HandleFunc("GET /open", s.openPage)
 	mux.Handle("POST /v1/impersonations", s.api(s.authed(s.createImpersonation)))
 	mux.Handle("GET /v1/impersonations", s.api(s.authed(s.listImpersonations)))
 	mux.Handle("GET /v1/impersonations/verify", s.api(s.authed(s.verifyChain)))

@@ -451,9 +451,27 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 	if len(listed) != len(problem.Kinds()) {
 		t.Errorf("openapi.json lists %d problem types, the code has %d", len(listed), len(problem.Kinds()))
 	}
-	for _, p := range []string{"/v1/impersonations", "/v1/impersonations/verify", "/v1/impersonations/{id}", "/v1/impersonations/{id}/end", "/v1/clients", "/v1/me", "/healthz", "/openapi.json"} {
+	for _, p := range []string{"/v1/impersonations", "/v1/impersonations/verify", "/v1/impersonations/{id}", "/v1/impersonations/{id}/end", "/v1/clients", "/v1/me", "/healthz", "/open", "/openapi.json"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}
 	}
+}
+
+func TestOpenPage(t *testing.T) {
+	f := newFixture(t, nil) // ACTAS_DEV_LOOPBACK: the fixture's Bare.ID is on loopback
+	rep := f.do(t, "GET", "/open", "", nil)
+	if rep.code != 200 || !strings.HasPrefix(rep.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("%d %q", rep.code, rep.header.Get("Content-Type"))
+	}
+	if csp := rep.header.Get("Content-Security-Policy"); csp != "default-src 'none'; script-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action https: http://127.0.0.1:* http://localhost:*" {
+		t.Errorf("CSP %q", csp)
+	}
+	if rep.header.Get("Referrer-Policy") != "no-referrer" || rep.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers %v", rep.header)
+	}
+	if strings.Contains(rep.raw, "<script") {
+		t.Errorf("the page must run no script of its own")
+	}
+	wantProblem(t, f.do(t, "POST", "/open", "", nil), 405, "method-not-allowed")
 }
