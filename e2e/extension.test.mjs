@@ -102,6 +102,12 @@ describe('the extension', () => {
     const win = await reasonWindow(started.requestId);
     await win.locator('#user').getByText(alice.uuid).waitFor();
     assert.equal(await win.inputValue('#client'), 'crm');
+    // The first tab comes with a warning about the admin's own Bare.ID session.
+    assert.equal(await win.inputValue('#mode'), 'tab');
+    await win.locator('#tab-warning').getByText('replaces yours').waitFor();
+    await win.selectOption('#mode', 'incognito');
+    assert.equal(await win.isVisible('#tab-warning'), false, 'no warning for a private window');
+    await win.selectOption('#mode', 'tab');
     await win.fill('#reason', REASON);
     const landing = browser.waitForPage((u) => u.startsWith(`${EXTENSION_ORIGIN}/pages/open.html`));
     await win.click('#go');
@@ -192,7 +198,8 @@ describe('the extension', () => {
     const before = await stack.emulatorStats();
     const started = await menuClick(adminPage, alice.uuid);
     const win = await reasonWindow(started.requestId);
-    await win.locator('#cancel').waitFor();
+    await win.locator('#rule:not(:empty)').waitFor(); // set after the warning was decided
+    assert.equal(await win.isVisible('#tab-warning'), false, 'the tab warning is shown once');
     const closed = win.waitForEvent('close');
     await win.click('#cancel');
     await closed;

@@ -45,7 +45,10 @@ export async function onMenuClick(info, tab) {
       tab: tab ? { id: tab.id, windowId: tab.windowId, index: tab.index, incognito: tab.incognito } : null,
       createdAt: Date.now(),
     };
-    if (me.reasonRequired || id === MENU_CHOOSE || !clientId) {
+    // The reason window also confirms the first tab: it warns that a tab may replace the
+    // admin's own Bare.ID session in this profile (once; see submitReason).
+    const { tabModeWarned } = await chrome.storage.local.get('tabModeWarned');
+    if (me.reasonRequired || id === MENU_CHOOSE || !clientId || (s.openMode === 'tab' && !tabModeWarned)) {
       return { outcome: 'reason', requestId: await askReason(request) };
     }
     return await impersonate(request);
@@ -87,7 +90,9 @@ export async function dropRequest(requestId) {
 export async function submitReason({ requestId, clientId, reason, openMode }) {
   const request = await pendingRequest(requestId);
   if (!request) throw new Error('This request is no longer open: right-click the user again.');
-  const done = await impersonate({ ...request, clientId: clientId || request.clientId, reason, openMode: openMode || request.openMode });
+  const mode = openMode || request.openMode;
+  const done = await impersonate({ ...request, clientId: clientId || request.clientId, reason, openMode: mode });
+  if (mode === 'tab') await chrome.storage.local.set({ tabModeWarned: true }); // the warning was seen
   await dropRequest(requestId); // kept until it worked, so the admin can fix the reason and retry
   return done;
 }

@@ -42,6 +42,11 @@ async function main() {
     $('mode').querySelector('[value=incognito]').textContent += ' (allow actas in private windows first)';
   }
   $('mode').value = request.openMode;
+  // Warned once: until a tab has been opened from this window, a tab says what it costs.
+  const warned = (await chrome.storage.local.get('tabModeWarned')).tabModeWarned === true;
+  const showWarning = () => ($('tab-warning').hidden = warned || $('mode').value !== 'tab');
+  $('mode').addEventListener('change', showWarning);
+  showWarning();
   if (me.reasonRequired) {
     $('reason').required = true;
     $('rule').textContent = `(required, at least ${me.reasonMinLength} characters${me.reasonPattern ? `, matching ${me.reasonPattern}` : ''})`;
