@@ -32,7 +32,9 @@ Commands:
                 writes build/bench/results.json. Misses no target fatally: it reports.
   keygen LABEL  print a new API key once, and its LABEL:sha256 line for ACTAS_API_KEYS
   package       lint the browser extension (web-ext lint) and write build/actas-chrome-VERSION.zip
-                (without the development key) and build/actas-firefox-VERSION.zip
+                and build/actas-firefox-VERSION.zip with release manifests (no
+                development key, loopback access asked for at run time, Firefox's
+                container permissions; see tools/release-manifest.mjs)
   --help        this text
 
 Environment:
@@ -317,8 +319,9 @@ extension_lint() {
 	npx web-ext lint --source-dir extension --ignore-files 'test/**' --output text
 }
 
-# package: the extension as a Chrome zip (the manifest's development `key` removed: the
-# Chrome Web Store assigns the id) and a Firefox zip (what addons.mozilla.org takes).
+# package: the extension as a Chrome zip and a Firefox zip (what addons.mozilla.org
+# takes), each with the release manifest tools/release-manifest.mjs makes: no
+# development key, loopback access optional, Firefox's container permissions.
 package() {
 	npm_install
 	extension_lint || die "web-ext lint found errors"
@@ -328,15 +331,16 @@ package() {
 	TMP_DIRS+=("$tmp")
 	mkdir -p build
 	rm -f "build/actas-chrome-$version.zip" "build/actas-firefox-$version.zip"
-	say "build/actas-firefox-$version.zip"
-	npx web-ext build --source-dir extension --ignore-files 'test/**' --artifacts-dir "$tmp/firefox" --overwrite-dest >/dev/null ||
+	local target
+	for target in firefox chrome; do
+		cp -r extension "$tmp/$target"
+		rm -rf "$tmp/$target/docs" "$tmp/$target/README.md" # for readers of the source, not users
+		node tools/release-manifest.mjs "$target" "$tmp/$target/manifest.json" || die "release manifest for $target failed"
+	done
+	npx web-ext lint --source-dir "$tmp/firefox" --output text >/dev/null || die "web-ext lint of the Firefox package found errors"
+	npx web-ext build --source-dir "$tmp/firefox" --artifacts-dir "$tmp/firefox-out" --overwrite-dest >/dev/null ||
 		die "web-ext build failed"
-	mv "$tmp"/firefox/*.zip "build/actas-firefox-$version.zip"
-	say "build/actas-chrome-$version.zip"
-	cp -r extension "$tmp/chrome"
-	rm -rf "$tmp/chrome/test"
-	node -e 'const f=process.argv[1], m=JSON.parse(require("fs").readFileSync(f)); delete m.key;
-		require("fs").writeFileSync(f, JSON.stringify(m, null, 2) + "\n")' "$tmp/chrome/manifest.json"
+	mv "$tmp"/firefox-out/*.zip "build/actas-firefox-$version.zip"
 	(cd "$tmp/chrome" && zip -qr -X "$ROOT/build/actas-chrome-$version.zip" .) || die "zip failed"
 	ls -l "build/actas-chrome-$version.zip" "build/actas-firefox-$version.zip"
 }

@@ -1,13 +1,16 @@
-// Unit tests for the extension's pure logic: UUID extraction, URL checks, PKCE and
-// problem messages. They import the extension's own modules (plain ES modules).
+// Unit tests for the extension's pure logic: UUID extraction, URL checks, PKCE,
+// problem messages and the release manifest. They import the extension's own modules
+// (plain ES modules).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import { extractUserUuid, parseSitePatterns } from '../extension/lib/uuid.js';
 import { checkBaseUrl, checkImpersonationUrl, originPattern } from '../extension/lib/urlcheck.js';
 import { pkcePair, randomString } from '../extension/lib/pkce.js';
 import { problemError, unreachableError } from '../extension/lib/problem.js';
+import { LOOPBACK, releaseManifest } from '../tools/release-manifest.mjs';
 
 const A = 'c55d7ef7-1618-4ebe-941d-14dd61aa5d40';
 const B = 'ddf6e29c-c191-4e27-9793-e67cfb2a85f2';
@@ -122,5 +125,34 @@ describe('problem messages', () => {
   });
   test('unreachable names the Worker', () => {
     assert.match(unreachableError('https://actas.example').message, /https:\/\/actas\.example/);
+  });
+});
+
+describe('release manifest', () => {
+  const dev = JSON.parse(readFileSync(new URL('../extension/manifest.json', import.meta.url), 'utf8'));
+
+  test('no development key, loopback access only on request', () => {
+    for (const target of ['chrome', 'firefox']) {
+      const m = releaseManifest(dev, target);
+      assert.equal(m.key, undefined, target);
+      assert.ok(!(m.host_permissions ?? []).some((p) => LOOPBACK.includes(p)), `${target}: loopback not granted up front`);
+      for (const p of LOOPBACK) assert.ok(m.optional_host_permissions.includes(p), `${target}: ${p} optional`);
+      assert.ok(m.optional_host_permissions.includes('https://*/*'), target);
+    }
+    assert.ok(dev.key, 'the unpacked extension keeps its development id');
+  });
+
+  test('Firefox gets the container permissions, Chrome does not', () => {
+    const ff = releaseManifest(dev, 'firefox').permissions;
+    const cr = releaseManifest(dev, 'chrome').permissions;
+    for (const p of ['contextualIdentities', 'cookies']) {
+      assert.ok(ff.includes(p), `firefox: ${p}`);
+      assert.ok(!cr.includes(p), `chrome: ${p}`);
+    }
+    assert.deepEqual(cr, dev.permissions);
+  });
+
+  test('an unknown target is refused', () => {
+    assert.throws(() => releaseManifest(dev, 'safari'), /unknown target/);
   });
 });

@@ -10,7 +10,7 @@
 import { submitImpersonation } from './lib/formpost.js';
 import { randomString } from './lib/pkce.js';
 import { ActasError } from './lib/problem.js';
-import { checkImpersonationUrl } from './lib/urlcheck.js';
+import { checkImpersonationUrl, originPattern } from './lib/urlcheck.js';
 import { settings } from './sw-settings.js';
 
 // A token is good for 60 s; an unclaimed handoff is dropped well before that.
@@ -87,11 +87,6 @@ export async function checkOpenMode(mode) {
   if (mode === 'container' && !containers()) {
     throw new ActasError('containers-unavailable', 'No containers here', 'Containers exist only in Firefox: choose another open mode.');
   }
-}
-
-function originPattern(url) {
-  const u = new URL(url);
-  return `${u.protocol}//${u.hostname}/*`;
 }
 
 function containers() {

@@ -1,14 +1,11 @@
 // The options page: settings (locked when IT pushes them by policy), host access for the
 // configured Worker and issuer (asked at run time), and what the Worker admin needs.
+import { originPattern } from '../lib/urlcheck.js';
 import { call } from './common.js';
 
 const FIELDS = ['workerUrl', 'issuer', 'clientId', 'openMode', 'sessionMinutes', 'impersonationHosts', 'sitePatterns'];
 const $ = (id) => document.getElementById(id);
-
-function originPattern(value) {
-  const u = new URL(value);
-  return `${u.protocol}//${u.hostname}/*`;
-}
+let granted = []; // host access the extension holds, read at load so Save can ask at once
 
 async function showIncognito() {
   const allowed = await chrome.extension.isAllowedIncognitoAccess();
@@ -24,6 +21,7 @@ async function showIncognito() {
 }
 
 async function load() {
+  granted = (await chrome.permissions.getAll()).origins ?? [];
   const { values, locked } = await call('loadSettings');
   for (const k of FIELDS) {
     $(k).value = values[k] ?? '';
@@ -49,13 +47,16 @@ $('form').addEventListener('submit', async (ev) => {
   const changes = {};
   for (const k of FIELDS) if (!$(k).disabled) changes[k] = k === 'sessionMinutes' ? Number($(k).value) : $(k).value.trim();
   try {
-    const origins = [];
-    for (const k of ['workerUrl', 'issuer']) if ($(k).value) origins.push(originPattern($(k).value));
-    // Asked for inside the click, which is what lets the browser show its prompt.
-    const https = origins.filter((o) => o.startsWith('https:'));
-    if (https.length && !(await chrome.permissions.request({ origins: https }))) {
+    const missing = [];
+    for (const k of ['workerUrl', 'issuer']) {
+      const o = $(k).value && originPattern($(k).value);
+      if (o && !granted.includes(o) && !missing.includes(o)) missing.push(o);
+    }
+    // Asked for first thing in the click, which is what lets the browser show its prompt.
+    if (missing.length && !(await chrome.permissions.request({ origins: missing }))) {
       throw new Error('Without access to the Worker and the issuer, actas cannot sign in or call the Worker.');
     }
+    granted.push(...missing);
     await call('saveSettings', { changes });
     $('saved').textContent = 'Saved.';
     await call('refreshProfile').catch(() => {});
