@@ -10,6 +10,7 @@ import { extractUserUuid, parseSitePatterns } from '../extension/lib/uuid.js';
 import { checkBaseUrl, checkImpersonationUrl, originPattern } from '../extension/lib/urlcheck.js';
 import { pkcePair, randomString } from '../extension/lib/pkce.js';
 import { problemError, unreachableError } from '../extension/lib/problem.js';
+import { cleanLabel } from '../extension/lib/label.js';
 import { LOOPBACK, releaseManifest } from '../tools/release-manifest.mjs';
 
 const A = 'c55d7ef7-1618-4ebe-941d-14dd61aa5d40';
@@ -154,5 +155,20 @@ describe('release manifest', () => {
 
   test('an unknown target is refused', () => {
     assert.throws(() => releaseManifest(dev, 'safari'), /unknown target/);
+  });
+});
+
+describe('user labels from the page', () => {
+  test('whitespace collapsed, the bare UUID is no label', () => {
+    assert.equal(cleanLabel('  Alice\n   Archer ', A), 'Alice Archer');
+    assert.equal(cleanLabel(A.toUpperCase(), A), '');
+    assert.equal(cleanLabel('', A), '');
+    assert.equal(cleanLabel(undefined, A), '');
+  });
+  test('control and bidi-override characters cannot disguise the name; long names are cut', () => {
+    assert.equal(cleanLabel('Bob\u202e nruter\u0007', A), 'Bob nruter');
+    const long = cleanLabel('x'.repeat(200), A);
+    assert.equal(long.length, 80);
+    assert.ok(long.endsWith('…'));
   });
 });

@@ -101,6 +101,9 @@ describe('the extension', () => {
 
     const win = await reasonWindow(started.requestId);
     await win.locator('#user').getByText(alice.uuid).waitFor();
+    // The name as the admin tool shows it, read from the page next to the UUID.
+    assert.equal(await win.textContent('#user-label'), 'Alice Archer');
+    assert.match(await win.textContent('#user-label-source'), /as 127\.0\.0\.1:\d+ names them/);
     assert.equal(await win.inputValue('#client'), 'crm');
     // The first tab comes with a warning about the admin's own Bare.ID session.
     assert.equal(await win.inputValue('#mode'), 'tab');
@@ -109,6 +112,8 @@ describe('the extension', () => {
     assert.equal(await win.isVisible('#tab-warning'), false, 'no warning for a private window');
     await win.selectOption('#mode', 'tab');
     await win.fill('#reason', REASON);
+    await win.setViewportSize({ width: 460, height: 560 }); // the window's own size
+    await shot(win, 'reason');
     const landing = browser.waitForPage((u) => u.startsWith(`${EXTENSION_ORIGIN}/pages/open.html`));
     await win.click('#go');
     const app = await landing;
@@ -158,7 +163,7 @@ describe('the extension', () => {
       text = await bannerText();
       if (!text.includes('Acting as')) await app.waitForTimeout(100);
     }
-    assert.match(text, new RegExp(`Acting as ${alice.uuid} in Customer CRM`));
+    assert.match(text, new RegExp(`Acting as Alice Archer \\(${alice.uuid.slice(0, 8)}\\) in Customer CRM`));
     assert.match(text, /SUP-4711 invoices missing/);
     assert.match(text, /\d+:\d\d left/);
     await shot(app, 'banner');
@@ -393,7 +398,7 @@ describe('private windows', () => {
       }, imp.tabId);
       if (!text.includes('Acting as')) await new Promise((r) => setTimeout(r, 100));
     }
-    assert.match(text, new RegExp(`Acting as ${alice.uuid} in Customer CRM`));
+    assert.match(text, new RegExp(`Acting as Alice Archer \\(${alice.uuid.slice(0, 8)}\\) in Customer CRM`));
     const res = await priv.sw.evaluate((id) => globalThis.actas.end(id), imp.id);
     assert.deepEqual(res, { ended: true, recorded: true });
     const windows = await priv.sw.evaluate(async () => (await chrome.windows.getAll()).filter((w) => w.incognito).length);

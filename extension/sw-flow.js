@@ -1,6 +1,7 @@
 // What a context-menu click does: find the user, ask for the reason when the Worker
 // requires one (or the admin chooses the application), mint, open, track.
 
+import { cleanLabel, linkTexts } from './lib/label.js';
 import { extractUserUuid, parseSitePatterns } from './lib/uuid.js';
 import { randomString } from './lib/pkce.js';
 import { mint } from './sw-api.js';
@@ -40,6 +41,8 @@ export async function onMenuClick(info, tab) {
     const clientId = id.startsWith(MENU_CLIENT) ? id.slice(MENU_CLIENT.length) : '';
     const request = {
       userUuid: found.uuid,
+      userLabel: await userLabel(info, tab, found.uuid),
+      tabHost: info.pageUrl ? new URL(info.pageUrl).host : '',
       clientId,
       openMode: s.openMode,
       tab: tab ? { id: tab.id, windowId: tab.windowId, index: tab.index, incognito: tab.incognito } : null,
@@ -55,6 +58,24 @@ export async function onMenuClick(info, tab) {
   } catch (err) {
     await notifyError(err);
     return { outcome: 'error', kind: err.kind };
+  }
+}
+
+/**
+ * The user's name as the admin tool shows it: Firefox passes the link's text; elsewhere
+ * it is read from the page (the click grants activeTab). '' when there is none.
+ */
+async function userLabel(info, tab, uuid) {
+  if (!info.linkUrl) return '';
+  if (typeof info.linkText === 'string') return cleanLabel(info.linkText, uuid);
+  if (tab?.id === undefined) return '';
+  try {
+    const target = { tabId: tab.id, frameIds: [info.frameId ?? 0] };
+    const [res] = await chrome.scripting.executeScript({ target, func: linkTexts, args: [info.linkUrl] });
+    const texts = Array.isArray(res?.result) ? res.result : [];
+    return texts.map((t) => cleanLabel(t, uuid)).find(Boolean) ?? '';
+  } catch {
+    return ''; // no access to this page: the UUID alone
   }
 }
 
@@ -107,6 +128,7 @@ export async function impersonate(request) {
   await track({
     id: minted.id,
     userUuid: minted.userUuid,
+    userLabel: request.userLabel ?? '',
     clientId: minted.clientId,
     app,
     reason: request.reason ?? '',

@@ -63,7 +63,7 @@ export async function onTabUpdated(tabId, change, tab) {
 
 /** What the banner shows; nothing secret. */
 export function bannerState(imp) {
-  return { userUuid: imp.userUuid, app: imp.app, reason: imp.reason, endsAt: imp.endsAt };
+  return { userUuid: imp.userUuid, userLabel: imp.userLabel ?? '', app: imp.app, reason: imp.reason, endsAt: imp.endsAt };
 }
 
 /**

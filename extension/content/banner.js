@@ -38,7 +38,11 @@
     bar.setAttribute('role', 'status');
     const who = document.createElement('span');
     who.className = 'who';
-    who.textContent = `Acting as ${st.userUuid} in ${st.app}`;
+    // The name is the admin tool's; the short UUID beside it is what was impersonated.
+    who.textContent = st.userLabel
+      ? `Acting as ${st.userLabel} (${st.userUuid.slice(0, 8)}) in ${st.app}`
+      : `Acting as ${st.userUuid} in ${st.app}`;
+    who.title = st.userUuid;
     const reason = document.createElement('span');
     reason.className = 'reason';
     reason.textContent = st.reason ? `— ${st.reason}` : '';

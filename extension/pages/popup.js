@@ -38,7 +38,7 @@ function active(status) {
       el(
         'div',
         { class: 'card' },
-        el('div', {}, el('strong', {}, imp.app), ' as ', el('span', { class: 'mono', title: imp.userUuid }, shortUuid(imp.userUuid))),
+        el('div', {}, el('strong', {}, imp.app), ' as ', imp.userLabel ? `${imp.userLabel} ` : '', el('span', { class: 'mono', title: imp.userUuid }, shortUuid(imp.userUuid))),
         el('div', { class: 'muted' }, `${imp.reason || 'no reason'} — ${duration(imp.endsAt - Date.now())} left — ${imp.mode}`),
         el('div', { class: 'row' },
           el('button', { class: 'danger', onclick: () => act('end', { id: imp.id }) }, 'End'),

@@ -34,6 +34,10 @@ async function main() {
   }
   const me = status.me;
   $('user').textContent = request.userUuid;
+  if (request.userLabel) {
+    $('user-label').textContent = request.userLabel;
+    $('user-label-source').textContent = request.tabHost ? `as ${request.tabHost} names them` : 'as the page names them';
+  }
   $('actor').textContent = me.actor;
   for (const c of me.clients) $('client').append(new Option(`${c.name} (${c.clientId})`, c.clientId, false, c.clientId === request.clientId));
   const containers = chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities;
