@@ -107,7 +107,10 @@ async function openInPrivateWindow(handoff) {
       // not handed to a page that is not the Worker's.
       throw new ActasError('open-page-unavailable', 'Could not open the private window', `The private window did not load ${blank} (it went to ${new URL(loaded).origin}). If the Worker is behind Cloudflare Access, exempt GET /open from it.`);
     }
-    await chrome.scripting.executeScript({ target: { tabId }, func: submitImpersonation, args: [handoff] });
+    const [res] = await chrome.scripting.executeScript({ target: { tabId }, func: submitImpersonation, args: [{ ...handoff, page: blank }] });
+    if (res?.result !== true) {
+      throw new ActasError('open-page-unavailable', 'Could not open the private window', `The private window left ${blank} before the impersonation could be sent.`);
+    }
   } catch (err) {
     await chrome.windows.remove(win.id).catch(() => {});
     throw err;

@@ -5,13 +5,17 @@
 // Worker's /open page in a private window, so it must stay self-contained: no imports,
 // no closures.
 
-/** h: {url, method, field, token} */
+/**
+ * h: {url, method, field, token, page?}. With `page`, nothing is sent unless the
+ * document is still exactly that page; the answer says whether it was sent.
+ */
 export function submitImpersonation(h) {
+  if (h.page && location.href !== h.page) return false;
   if (h.method === 'GET') {
     const u = new URL(h.url);
     u.searchParams.set(h.field, h.token);
     location.replace(u.href);
-    return;
+    return true;
   }
   const form = document.createElement('form');
   form.method = 'POST';
@@ -26,4 +30,5 @@ export function submitImpersonation(h) {
   form.append(input);
   document.body.append(form);
   form.submit();
+  return true;
 }
