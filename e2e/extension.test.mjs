@@ -194,8 +194,6 @@ describe('the extension', () => {
     const page = await browser.extensionPage('pages/popup.html');
     await page.locator('#recent table').waitFor();
     assert.match(await page.textContent('#recent'), /crm/);
-    await page.setViewportSize({ width: 420, height: 420 });
-    await shot(page, 'popup');
     await page.close();
   });
 
@@ -384,6 +382,24 @@ describe('private windows', () => {
     const rec = await auditRecord(imp.id);
     assert.equal(rec.actor, 'ada@example.com');
     assert.equal(rec.userUuid, alice.uuid);
+  });
+
+  test('the popup shows both open impersonations, each with End', async () => {
+    const page = await priv.extensionPage('pages/popup.html');
+    await page.locator('#recent table').waitFor();
+    const cards = page.locator('#active .card');
+    await cards.nth(1).waitFor();
+    assert.equal(await cards.count(), 2);
+    const text = await page.textContent('#active');
+    assert.match(text, /Customer CRM as Alice Archer c55d7ef7/);
+    assert.match(text, /Customer CRM as Bob Baker/);
+    assert.match(text, /private window/);
+    assert.equal(await page.locator('#active button.danger', { hasText: 'End' }).count(), 2);
+    // The banner can reach the emulator's apps already: nothing to grant.
+    assert.equal(await page.getByText('Show the banner there').count(), 0);
+    await page.setViewportSize({ width: 430, height: 660 }); // about what the browser gives the popup
+    await shot(page, 'popup');
+    await page.close();
   });
 
   test('the banner shows in the private window; End closes it and audits the end', async () => {

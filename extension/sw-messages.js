@@ -8,7 +8,7 @@ import { dropRequest, pendingRequest, submitReason } from './sw-flow.js';
 import { refreshProfile } from './sw-menu.js';
 import { notifyError } from './sw-notify.js';
 import { takeHandoff } from './sw-open.js';
-import { bannerState, byTab, end, list } from './sw-sessions.js';
+import { bannerState, byTab, end, list, showBanner } from './sw-sessions.js';
 import { loadSettings, saveSettings } from './sw-settings.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
@@ -42,6 +42,7 @@ const pageOps = {
   },
   recent: () => listImpersonations(10),
   end: ({ id }) => end(id),
+  showBanner: ({ id }) => showBanner(id),
   takeHandoff: ({ id }) => takeHandoff(id),
   pendingRequest: ({ requestId }) => pendingRequest(requestId),
   cancelRequest: ({ requestId }) => dropRequest(requestId),

@@ -54,11 +54,28 @@ export async function onTabUpdated(tabId, change, tab) {
   } else if (imp.origin !== origin) {
     return; // the tab went elsewhere: no banner on other sites
   }
+  await injectBanner(tabId);
+}
+
+async function injectBanner(tabId) {
   try {
     await chrome.scripting.executeScript({ target: { tabId }, files: ['content/banner.js'] });
+    return true;
   } catch {
-    // no host access for this origin yet: the popup offers to grant it
+    return false; // no host access for this origin yet: the popup offers to grant it
   }
+}
+
+/**
+ * Shows the banner now (after the popup got host access for the application): only
+ * while the tab still shows the application the impersonation landed in.
+ */
+export async function showBanner(id) {
+  const imp = (await all())[id];
+  if (!imp?.origin) return false;
+  const tab = await chrome.tabs.get(imp.tabId).catch(() => null);
+  if (!tab?.url || new URL(tab.url).origin !== imp.origin) return false;
+  return injectBanner(imp.tabId);
 }
 
 /** What the banner shows; nothing secret. */

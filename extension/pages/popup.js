@@ -26,9 +26,21 @@ function notice(status) {
   $('notice').replaceChildren(n ? el('div', { class: 'card' }, el('strong', {}, n.title), el('div', { class: 'muted' }, n.message)) : '');
 }
 
+const MODES = { tab: 'tab', incognito: 'private window', container: 'container' };
+
 async function grantBanner(imp) {
   // Host access for the application's origin, asked for with a click (a user gesture).
-  await chrome.permissions.request({ origins: [`${imp.origin}/*`] });
+  if (await chrome.permissions.request({ origins: [`${imp.origin}/*`] })) await act('showBanner', { id: imp.id });
+}
+
+/** Marks the impersonations whose application the banner cannot reach yet. */
+async function withAccess(active) {
+  return Promise.all(
+    active.map(async (imp) => ({
+      ...imp,
+      bannerBlocked: Boolean(imp.origin) && !(await chrome.permissions.contains({ origins: [`${imp.origin}/*`] })),
+    })),
+  );
 }
 
 function active(status) {
@@ -39,10 +51,10 @@ function active(status) {
         'div',
         { class: 'card' },
         el('div', {}, el('strong', {}, imp.app), ' as ', imp.userLabel ? `${imp.userLabel} ` : '', el('span', { class: 'mono', title: imp.userUuid }, shortUuid(imp.userUuid))),
-        el('div', { class: 'muted' }, `${imp.reason || 'no reason'} — ${duration(imp.endsAt - Date.now())} left — ${imp.mode}`),
+        el('div', { class: 'muted' }, `${imp.reason || 'no reason'} — ${duration(imp.endsAt - Date.now())} left — ${MODES[imp.mode] ?? imp.mode}`),
         el('div', { class: 'row' },
           el('button', { class: 'danger', onclick: () => act('end', { id: imp.id }) }, 'End'),
-          imp.origin ? el('button', { onclick: () => grantBanner(imp) }, 'Show the banner there') : ''),
+          imp.bannerBlocked ? el('button', { onclick: () => grantBanner(imp) }, 'Show the banner there') : ''),
       ),
     ),
   );
@@ -55,7 +67,7 @@ async function recent() {
     $('recent').replaceChildren(
       el('table', {}, ...items.map((r) =>
         el('tr', {},
-          el('td', {}, new Date(r.requestedAt).toLocaleString()),
+          el('td', {}, new Date(r.requestedAt).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })),
           el('td', { class: 'mono', title: r.userUuid }, shortUuid(r.userUuid)),
           el('td', {}, r.clientId),
           el('td', {}, r.endedAt ? 'ended' : r.outcome)))),
@@ -77,6 +89,7 @@ async function act(op, args) {
 
 async function render() {
   const status = await call('status');
+  status.active = await withAccess(status.active);
   account(status);
   notice(status);
   active(status);
