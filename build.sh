@@ -24,8 +24,8 @@ Commands:
   build         generate build/ (worker.mjs and friends) and compile build/app.wasm
   dev           build, start the Bare.ID emulator and `wrangler dev` on 127.0.0.1,
                 with a fresh local API key; Ctrl-C stops everything
-  test          install test tools, then gofmt, go vet, go test, the wasm vet and
-                build, and the end-to-end suite (node --test e2e/)
+  test          install test tools, then gofmt, go vet, go test, the wasm vet, eslint,
+                web-ext lint, the wasm build, and the end-to-end suite (node --test e2e/)
   bench         build, then measure actas against a plain-JavaScript reference Worker
                 under wrangler dev on loopback (latency, throughput, upstream requests
                 per impersonation, cold start, upload size); prints the figures and
@@ -298,6 +298,7 @@ test_all() {
 	run "go vet ./..." go vet ./...
 	run "go test ./..." go test ./...
 	run "GOOS=js GOARCH=wasm go vet ./wasm/" env GOOS=js GOARCH=wasm go vet ./wasm/
+	run "eslint (the extension, the Worker's JS entry, tests and tools)" npx eslint --max-warnings 0 .
 	run "web-ext lint extension/ (zero errors)" extension_lint
 	run "wasm build" build
 	if [[ " ${failed[*]} " == *" wasm build "* ]]; then

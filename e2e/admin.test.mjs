@@ -133,7 +133,7 @@ describe('policy', () => {
     const unknown = await stack.mint(mintBody('0e5c2f1a-9b8d-4c7e-a6f5-3d2c1b0a9f8e'), tokens.ada);
     assertProblem(prot, 403, 'user-not-allowed');
     assertProblem(unknown, 403, 'user-not-allowed');
-    const strip = ({ requestId, ...rest }) => rest;
+    const strip = ({ requestId: _requestId, ...rest }) => rest;
     assert.deepEqual(strip(prot.json), strip(unknown.json));
   });
 
