@@ -295,6 +295,7 @@ describe('the extension', () => {
 describe('private windows', () => {
   let priv; // a second browser, with actas allowed in incognito
   let adminPage;
+  let bobTabRef; // the normal-profile tab impersonating Bob
 
   before(async () => {
     await stack.emulatorReset();
@@ -307,7 +308,11 @@ describe('private windows', () => {
 
   /** Right-click a user, give the reason, pick the open mode, go. */
   async function impersonateVia(userUuid, mode) {
-    const started = await menuClick(adminPage, userUuid, 'actas:client:crm', priv);
+    return impersonateViaPage(adminPage, userUuid, mode);
+  }
+
+  async function impersonateViaPage(fromPage, userUuid, mode) {
+    const started = await menuClick(fromPage, userUuid, 'actas:client:crm', priv);
     assert.equal(started.outcome, 'reason');
     const win = await reasonWindow(started.requestId, priv);
     await win.locator('#reason:enabled').waitFor();
@@ -343,6 +348,7 @@ describe('private windows', () => {
     // This profile first holds a session of its own: Bob, opened in a tab.
     await impersonateVia(bob.uuid, 'tab');
     const bobTab = await priv.waitForPage((u) => u === appURL());
+    bobTabRef = bobTab;
     await bobTab.getByText('Signed in as Bob Baker').waitFor();
     const before = await normalCookies();
     assert.ok(before.some((c) => c.startsWith('BAREID_SESSION=')), 'the profile holds a Bare.ID session');
@@ -420,5 +426,31 @@ describe('private windows', () => {
     const windows = await priv.sw.evaluate(async () => (await chrome.windows.getAll()).filter((w) => w.incognito).length);
     assert.equal(windows, 0);
     assert.ok((await auditRecord(imp.id)).endedAt, 'the trail records the end');
+  });
+
+  test('right-clicked inside a private window, a tab opens in that window', async () => {
+    const before = await normalCookies();
+    const adminURL = `${stack.emulatorURL}/admin?in=private`;
+    const adminWindow = await priv.sw.evaluate(async (url) => (await chrome.windows.create({ url, incognito: true })).id, adminURL);
+    const privateAdmin = await priv.waitForPage((u) => u === adminURL);
+    await privateAdmin.getByText('Alice Archer').first().waitFor();
+    await impersonateViaPage(privateAdmin, alice.uuid, 'tab');
+    const imp = await priv.sw.evaluate(
+      async (uuid) => Object.values((await chrome.storage.session.get('active')).active).find((a) => a.userUuid === uuid),
+      alice.uuid,
+    );
+    assert.equal(imp.mode, 'tab');
+    assert.equal(imp.windowId, adminWindow, 'the tab is in the admin\'s private window');
+    const tab = await priv.sw.evaluate((id) => chrome.tabs.get(id), imp.tabId);
+    assert.equal(tab.incognito, true);
+    const app = await priv.waitForPage((u) => u === appURL(), 15_000, (p) => p !== bobTabRef);
+    await app.getByText('Signed in as Alice Archer').waitFor();
+    assert.deepEqual(await normalCookies(), before, 'this profile\'s cookies are untouched');
+
+    // End signs the tab out at Bare.ID; the admin's private window stays open.
+    assert.deepEqual(await priv.sw.evaluate((id) => globalThis.actas.end(id), imp.id), { ended: true, recorded: true });
+    await app.waitForURL(/\/protocol\/openid-connect\/logout/);
+    assert.equal(await priv.sw.evaluate(async (id) => (await chrome.windows.get(id)).incognito, adminWindow), true);
+    await priv.sw.evaluate((id) => chrome.windows.remove(id), adminWindow);
   });
 });

@@ -120,7 +120,7 @@ export async function submitReason({ requestId, clientId, reason, openMode }) {
 
 /** Mints at the Worker, opens the chosen way, and tracks it for the banner. */
 export async function impersonate(request) {
-  await checkOpenMode(request.openMode); // nothing is minted for a window that cannot open
+  await checkOpenMode(request.openMode, request.tab); // nothing is minted for a window that cannot open
   const minted = await mint({ userUuid: request.userUuid, clientId: request.clientId, reason: request.reason ?? '' });
   const opened = await openImpersonation(minted, request.openMode, request.tab);
   const { me } = await chrome.storage.session.get('me');

@@ -40,7 +40,9 @@ export async function openImpersonation(minted, mode, tab) {
   const { hosts, issuer } = await allowedHosts();
   const url = checkImpersonationUrl(minted.url, { allowedHosts: hosts, issuer });
   const handoff = { url: url.href, method: minted.method === 'GET' ? 'GET' : 'POST', field: minted.field || 'token', token: minted.token };
-  if (mode === 'incognito') return openInPrivateWindow(handoff);
+  if (mode === 'incognito') return openInPrivate(handoff, null);
+  // Right-clicked in a private window: the new tab must stay there, with its cookies.
+  if (mode === 'tab' && tab?.incognito) return openInPrivate(handoff, tab);
 
   const id = randomString(16);
   handoffs.set(id, handoff);
@@ -66,8 +68,8 @@ export async function openImpersonation(minted, mode, tab) {
  * set up: a private window needs "Allow in Incognito" and access to the Worker's
  * origin, a container needs Firefox.
  */
-export async function checkOpenMode(mode) {
-  if (mode === 'incognito') {
+export async function checkOpenMode(mode, tab) {
+  if (mode === 'incognito' || (mode === 'tab' && tab?.incognito)) {
     if (!(await chrome.extension.isAllowedIncognitoAccess())) {
       throw new ActasError(
         'incognito-not-allowed',
@@ -95,11 +97,27 @@ function containers() {
 
 const PAGE_LOAD_TIMEOUT_MS = 15_000;
 
-async function openInPrivateWindow(handoff) {
+/**
+ * Opens the Worker's /open page in a private context and sends the impersonation from
+ * there: a new private window, or (inPrivateTab) a new tab next to the admin's own tab
+ * in a private window, where an extension page would be moved out to a normal window.
+ */
+async function openInPrivate(handoff, inPrivateTab) {
   const { workerUrl } = await settings();
   const blank = new URL('/open', workerUrl).href;
-  const win = await chrome.windows.create({ url: blank, incognito: true, focused: true });
-  const tabId = win.tabs?.[0]?.id ?? (await chrome.tabs.query({ windowId: win.id }))[0].id;
+  let tabId;
+  let windowId;
+  let discard;
+  if (inPrivateTab) {
+    const created = await chrome.tabs.create({ url: blank, windowId: inPrivateTab.windowId, index: inPrivateTab.index + 1, active: true });
+    ({ id: tabId, windowId } = created);
+    discard = () => chrome.tabs.remove(tabId);
+  } else {
+    const win = await chrome.windows.create({ url: blank, incognito: true, focused: true });
+    windowId = win.id;
+    tabId = win.tabs?.[0]?.id ?? (await chrome.tabs.query({ windowId })).at(0)?.id;
+    discard = () => chrome.windows.remove(windowId);
+  }
   try {
     const loaded = await loadedUrl(tabId);
     if (loaded !== blank) {
@@ -112,10 +130,12 @@ async function openInPrivateWindow(handoff) {
       throw new ActasError('open-page-unavailable', 'Could not open the private window', `The private window left ${blank} before the impersonation could be sent.`);
     }
   } catch (err) {
-    await chrome.windows.remove(win.id).catch(() => {});
+    await discard().catch(() => {});
     throw err;
   }
-  return { tabId, windowId: win.id, mode: 'incognito' };
+  // A tab in the admin's own private window is a tab (End signs it out there); a window
+  // of its own is closed at End.
+  return { tabId, windowId, mode: inPrivateTab ? 'tab' : 'incognito' };
 }
 
 /** Resolves with the URL of the tab once it has finished loading a page. */
