@@ -263,7 +263,8 @@ actas is running (Ctrl-C stops the Worker and the emulator).
   The browser extension: chrome://extensions -> Developer mode -> Load unpacked -> extension/
     then in its options: Worker URL $worker, issuer $emu/realms/$(seed s.realm),
     client id actas-extension; sign in (pick "Ada Support"), open $emu/admin and
-    right-click a user -> "Act as this user".
+    right-click a user -> "Act as this user". For private windows, switch on
+    "Allow in Incognito" in the extension's Details first.
 
 EOF
 	local status=0
