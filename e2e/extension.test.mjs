@@ -63,6 +63,18 @@ async function clearNotice() {
   await browser.sw.evaluate(() => chrome.storage.session.remove('lastNotice'));
 }
 
+/** Fills in the options page as an admin would; resolves with the page, still open. */
+async function configure(b, openMode) {
+  const page = await b.extensionPage('pages/options.html');
+  await page.locator('#fields:enabled').waitFor();
+  await page.fill('#workerUrl', stack.workerURL);
+  await page.fill('#issuer', `${stack.emulatorURL}/realms/demo`);
+  await page.selectOption('#openMode', openMode);
+  await page.click('button[type=submit]');
+  await page.getByText('Saved.').waitFor();
+  return page;
+}
+
 async function reasonWindow(pendingId, b = browser) {
   return b.waitForPage((u) => u === `${EXTENSION_ORIGIN}/pages/reason.html#${pendingId}`);
 }
@@ -71,13 +83,7 @@ describe('the extension', () => {
   let adminPage;
 
   test('options: point it at the Worker and the issuer', async () => {
-    const page = await browser.extensionPage('pages/options.html');
-    await page.locator('#fields:enabled').waitFor();
-    await page.fill('#workerUrl', stack.workerURL);
-    await page.fill('#issuer', `${stack.emulatorURL}/realms/demo`);
-    await page.selectOption('#openMode', 'tab');
-    await page.click('button[type=submit]');
-    await page.getByText('Saved.').waitFor();
+    const page = await configure(browser, 'tab');
     assert.equal(await page.textContent('#origin'), EXTENSION_ORIGIN);
     await shot(page, 'options');
     await page.close();
@@ -327,13 +333,7 @@ describe('private windows', () => {
   const normalCookies = async () => (await priv.ctx.cookies(stack.emulatorURL)).map((c) => `${c.name}=${c.value}`).sort();
 
   test('the options page says private windows are allowed', async () => {
-    const page = await priv.extensionPage('pages/options.html');
-    await page.locator('#fields:enabled').waitFor();
-    await page.fill('#workerUrl', stack.workerURL);
-    await page.fill('#issuer', `${stack.emulatorURL}/realms/demo`);
-    await page.selectOption('#openMode', 'incognito');
-    await page.click('button[type=submit]');
-    await page.getByText('Saved.').waitFor();
+    const page = await configure(priv, 'incognito');
     assert.match(await page.textContent('#incognito'), /^allowed/);
     await page.close();
     const popup = await priv.extensionPage('pages/popup.html');
