@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import { extractUserUuid, parseSitePatterns } from '../extension/lib/uuid.js';
-import { checkBaseUrl, checkImpersonationUrl, originPattern } from '../extension/lib/urlcheck.js';
+import { checkBaseUrl, checkImpersonationUrl, originPattern, realmOf } from '../extension/lib/urlcheck.js';
 import { pkcePair, randomString } from '../extension/lib/pkce.js';
 import { problemError, unreachableError } from '../extension/lib/problem.js';
 import { cleanLabel } from '../extension/lib/label.js';
@@ -94,6 +94,13 @@ describe('URL checks', () => {
     assert.equal(checkImpersonationUrl('http://127.0.0.1:8790/realms/demo/impersonate', dev).port, '8790');
     assert.throws(() => checkImpersonationUrl('http://127.0.0.1:8790/x', { ...dev, issuer: 'https://id.example/realms/demo' }));
   });
+  test('the realm an impersonation ends in', () => {
+    const issuer = 'https://admins.example.com/realms/staff/';
+    assert.equal(realmOf(new URL('https://id.example.com/realms/customers/impersonate'), issuer), 'https://id.example.com/realms/customers');
+    assert.equal(realmOf(new URL('https://id.example.com/auth/realms/x/protocol/impersonate'), issuer), 'https://id.example.com/auth/realms/x');
+    assert.equal(realmOf(new URL('https://id.example.com/impersonate'), issuer), 'https://admins.example.com/realms/staff');
+  });
+
   test('origin patterns', () => {
     assert.equal(originPattern('https://actas.example/v1'), 'https://actas.example/*');
     assert.equal(originPattern('http://127.0.0.1:8787'), 'http://127.0.0.1/*');
@@ -139,6 +146,8 @@ describe('release manifest', () => {
       assert.ok(!(m.host_permissions ?? []).some((p) => LOOPBACK.includes(p)), `${target}: loopback not granted up front`);
       for (const p of LOOPBACK) assert.ok(m.optional_host_permissions.includes(p), `${target}: ${p} optional`);
       assert.ok(m.optional_host_permissions.includes('https://*/*'), target);
+      assert.match(m.content_security_policy.extension_pages, /form-action https:$/, `${target}: forms to https only`);
+      assert.doesNotMatch(m.content_security_policy.extension_pages, /127\.0\.0\.1|localhost/, target);
     }
     assert.ok(dev.key, 'the unpacked extension keeps its development id');
   });
@@ -167,6 +176,9 @@ describe('user labels from the page', () => {
   });
   test('control and bidi-override characters cannot disguise the name; long names are cut', () => {
     assert.equal(cleanLabel('Bob\u202e nruter\u0007', A), 'Bob nruter');
+    for (const hidden of ['\u061c', '\u2060', '\u180e', '\u00ad', '\u200b', '\u3164', '\u115f', '\uffa0', '\u2028']) {
+      assert.equal(cleanLabel(`Al${hidden}ice`, A), 'Al ice', `U+${hidden.codePointAt(0).toString(16)}`);
+    }
     const long = cleanLabel('x'.repeat(200), A);
     assert.equal(long.length, 80);
     assert.ok(long.endsWith('…'));

@@ -169,7 +169,7 @@ describe('the extension', () => {
       text = await bannerText();
       if (!text.includes('Acting as')) await app.waitForTimeout(100);
     }
-    assert.match(text, new RegExp(`Acting as Alice Archer \\(${alice.uuid.slice(0, 8)}\\) in Customer CRM`));
+    assert.match(text, new RegExp(`Acting as Alice Archer \\(${alice.uuid}\\) in Customer CRM`));
     assert.match(text, /SUP-4711 invoices missing/);
     assert.match(text, /\d+:\d\d left/);
     await shot(app, 'banner');
@@ -252,6 +252,27 @@ describe('the extension', () => {
     const n = await lastNotice();
     assert.equal(n.kind, 'no-uuid');
     assert.match(n.message, /link, page/);
+  });
+
+  test('minted but not opened (the URL fails the check): the trail shows it ended at once', async () => {
+    const saved = await browser.sw.evaluate(async () => (await chrome.storage.sync.get('issuer')).issuer);
+    // Another issuer host: the emulator's impersonation URL is no longer an allowed host.
+    await browser.sw.evaluate(async (issuer) => chrome.storage.sync.set({ issuer }), saved.replace('127.0.0.1', 'localhost'));
+    try {
+      const before = await stack.emulatorStats();
+      const text = await submitExpectingError(alice.uuid);
+      assert.match(text, /not an allowed Bare\.ID host/);
+      assert.equal((await stack.emulatorStats()).mintRequests, before.mintRequests + 1);
+    } finally {
+      await browser.sw.evaluate(async (issuer) => chrome.storage.sync.set({ issuer }), saved);
+    }
+    const res = await fetch(`${stack.workerURL}/v1/impersonations?limit=1`, { headers: { authorization: `Bearer ${auditorToken}` } });
+    const [last] = (await res.json()).items;
+    assert.equal(last.outcome, 'issued');
+    assert.equal(last.userUuid, alice.uuid);
+    assert.ok(last.endedAt, 'ended right after it was minted');
+    const active = await browser.sw.evaluate(async () => (await chrome.storage.session.get('active')).active ?? {});
+    assert.deepEqual(active, {}, 'nothing is tracked');
   });
 
   test('Worker down: a notification naming the Worker', async () => {
@@ -420,7 +441,7 @@ describe('private windows', () => {
       }, imp.tabId);
       if (!text.includes('Acting as')) await new Promise((r) => setTimeout(r, 100));
     }
-    assert.match(text, new RegExp(`Acting as Alice Archer \\(${alice.uuid.slice(0, 8)}\\) in Customer CRM`));
+    assert.match(text, new RegExp(`Acting as Alice Archer \\(${alice.uuid}\\) in Customer CRM`));
     const res = await priv.sw.evaluate((id) => globalThis.actas.end(id), imp.id);
     assert.deepEqual(res, { ended: true, recorded: true });
     const windows = await priv.sw.evaluate(async () => (await chrome.windows.getAll()).filter((w) => w.incognito).length);
@@ -452,5 +473,17 @@ describe('private windows', () => {
     await app.waitForURL(/\/protocol\/openid-connect\/logout/);
     assert.equal(await priv.sw.evaluate(async (id) => (await chrome.windows.get(id)).incognito, adminWindow), true);
     await priv.sw.evaluate((id) => chrome.windows.remove(id), adminWindow);
+  });
+
+  test('signing out of actas ends the open impersonations first, recorded', async () => {
+    const open = await priv.sw.evaluate(async () => Object.values((await chrome.storage.session.get('active')).active));
+    assert.equal(open.length, 1, 'Bob\'s tab is still open');
+    const popup = await priv.extensionPage('pages/popup.html');
+    await popup.click('#sign-out');
+    await popup.locator('#sign-in').waitFor();
+    await popup.close();
+    assert.ok((await auditRecord(open[0].id)).endedAt, 'the trail records the end');
+    assert.deepEqual(await priv.sw.evaluate(async () => (await chrome.storage.session.get('active')).active), {});
+    await bobTabRef.waitForURL(/\/protocol\/openid-connect\/logout/);
   });
 });

@@ -4,12 +4,13 @@
 import { cleanLabel, linkTexts } from './lib/label.js';
 import { extractUserUuid, parseSitePatterns } from './lib/uuid.js';
 import { randomString } from './lib/pkce.js';
-import { mint } from './sw-api.js';
+import { endImpersonation, mint } from './sw-api.js';
 import { MENU_CHOOSE, MENU_CLIENT, MENU_SIGN_IN, refreshProfile } from './sw-menu.js';
 import { notify, notifyError } from './sw-notify.js';
 import { checkOpenMode, openImpersonation } from './sw-open.js';
 import { track } from './sw-sessions.js';
 import { settings } from './sw-settings.js';
+import { updateSession } from './sw-store.js';
 import { accessToken, signIn } from './sw-auth.js';
 
 const REQUEST_TTL_MS = 10 * 60_000; // a reason window left open this long is stale
@@ -82,10 +83,10 @@ async function userLabel(info, tab, uuid) {
 /** Opens the reason window for a request kept in storage.session (no secrets in it). */
 async function askReason(request) {
   const requestId = randomString(12);
-  const { pending = {} } = await chrome.storage.session.get('pending');
-  for (const [k, v] of Object.entries(pending)) if (Date.now() - v.createdAt > REQUEST_TTL_MS) delete pending[k];
-  pending[requestId] = request;
-  await chrome.storage.session.set({ pending });
+  await updateSession('pending', (pending) => {
+    for (const [k, v] of Object.entries(pending)) if (stale(v)) delete pending[k];
+    pending[requestId] = request;
+  });
   await chrome.windows.create({
     url: chrome.runtime.getURL(`pages/reason.html#${requestId}`),
     type: 'popup',
@@ -94,17 +95,20 @@ async function askReason(request) {
   return requestId;
 }
 
-/** The pending request the reason window shows. */
+const stale = (request) => Date.now() - request.createdAt > REQUEST_TTL_MS;
+
+/** The pending request the reason window shows; null once stale. */
 export async function pendingRequest(requestId) {
   const { pending = {} } = await chrome.storage.session.get('pending');
-  return pending[requestId] ?? null;
+  const request = pending[requestId];
+  return request && !stale(request) ? request : null;
 }
 
 /** Drops a pending request (the reason window's Cancel, or after submit). */
 export async function dropRequest(requestId) {
-  const { pending = {} } = await chrome.storage.session.get('pending');
-  delete pending[requestId];
-  await chrome.storage.session.set({ pending });
+  await updateSession('pending', (pending) => {
+    delete pending[requestId];
+  });
 }
 
 /** The reason window's submit: {requestId, clientId, reason, openMode}. */
@@ -122,7 +126,14 @@ export async function submitReason({ requestId, clientId, reason, openMode }) {
 export async function impersonate(request) {
   await checkOpenMode(request.openMode, request.tab); // nothing is minted for a window that cannot open
   const minted = await mint({ userUuid: request.userUuid, clientId: request.clientId, reason: request.reason ?? '' });
-  const opened = await openImpersonation(minted, request.openMode, request.tab);
+  let opened;
+  try {
+    opened = await openImpersonation(minted, request.openMode, request.tab);
+  } catch (err) {
+    // Minted but never opened: the trail says it ended at once, and no tab is tracked.
+    await endImpersonation(minted.id).catch(() => {});
+    throw err;
+  }
   const { me } = await chrome.storage.session.get('me');
   const app = me?.clients?.find((c) => c.clientId === minted.clientId)?.name ?? minted.clientId;
   await track({

@@ -8,7 +8,7 @@ import { dropRequest, pendingRequest, submitReason } from './sw-flow.js';
 import { refreshProfile } from './sw-menu.js';
 import { notifyError } from './sw-notify.js';
 import { takeHandoff } from './sw-open.js';
-import { bannerState, byTab, end, list, showBanner } from './sw-sessions.js';
+import { bannerState, byTab, end, endAll, list, showBanner } from './sw-sessions.js';
 import { loadSettings, saveSettings } from './sw-settings.js';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
@@ -36,6 +36,7 @@ const pageOps = {
     return pageOps.status();
   },
   async signOut() {
+    await endAll('signed-out'); // while the ends can still be recorded under this sign-in
     await signOut();
     await refreshProfile();
     return pageOps.status();

@@ -10,7 +10,7 @@
 import { submitImpersonation } from './lib/formpost.js';
 import { randomString } from './lib/pkce.js';
 import { ActasError } from './lib/problem.js';
-import { checkImpersonationUrl, originPattern } from './lib/urlcheck.js';
+import { checkImpersonationUrl, originPattern, realmOf } from './lib/urlcheck.js';
 import { settings } from './sw-settings.js';
 
 // A token is good for 60 s; an unclaimed handoff is dropped well before that.
@@ -39,27 +39,33 @@ export async function allowedHosts() {
 export async function openImpersonation(minted, mode, tab) {
   const { hosts, issuer } = await allowedHosts();
   const url = checkImpersonationUrl(minted.url, { allowedHosts: hosts, issuer });
+  const realm = realmOf(url, issuer);
   const handoff = { url: url.href, method: minted.method === 'GET' ? 'GET' : 'POST', field: minted.field || 'token', token: minted.token };
-  if (mode === 'incognito') return openInPrivate(handoff, null);
+  if (mode === 'incognito') return { ...(await openInPrivate(handoff, null)), realm, incognito: true };
   // Right-clicked in a private window: the new tab must stay there, with its cookies.
-  if (mode === 'tab' && tab?.incognito) return openInPrivate(handoff, tab);
+  if (mode === 'tab' && tab?.incognito) return { ...(await openInPrivate(handoff, tab)), realm, incognito: true };
+  return { ...(await openInProfile(handoff, mode, tab, minted)), realm, incognito: false };
+}
 
+async function openInProfile(handoff, mode, tab, minted) {
   const id = randomString(16);
   handoffs.set(id, handoff);
   setTimeout(() => handoffs.delete(id), HANDOFF_TTL_MS);
   const page = chrome.runtime.getURL(`pages/open.html#${id}`);
+  // Next to the admin tool's tab while it is still there; else in the current window.
+  const stillThere = tab?.id !== undefined && (await chrome.tabs.get(tab.id).catch(() => null));
+  const place = stillThere ? { windowId: stillThere.windowId, index: stillThere.index + 1, openerTabId: stillThere.id } : {};
   if (mode === 'container') {
     const cookieStoreId = await dedicatedContainer(minted);
-    const created = await chrome.tabs.create({ url: page, cookieStoreId, windowId: tab?.windowId, active: true });
-    return { tabId: created.id, windowId: created.windowId, mode, cookieStoreId };
+    try {
+      const created = await chrome.tabs.create({ url: page, cookieStoreId, active: true, ...place });
+      return { tabId: created.id, windowId: created.windowId, mode, cookieStoreId };
+    } catch (err) {
+      await containers().remove(cookieStoreId).catch(() => {});
+      throw err;
+    }
   }
-  const created = await chrome.tabs.create({
-    url: page,
-    windowId: tab?.windowId,
-    index: tab?.index !== undefined ? tab.index + 1 : undefined,
-    openerTabId: tab?.id,
-    active: true,
-  });
+  const created = await chrome.tabs.create({ url: page, active: true, ...place });
   return { tabId: created.id, windowId: created.windowId, mode: 'tab' };
 }
 
@@ -88,6 +94,9 @@ export async function checkOpenMode(mode, tab) {
   }
   if (mode === 'container' && !containers()) {
     throw new ActasError('containers-unavailable', 'No containers here', 'Containers exist only in Firefox: choose another open mode.');
+  }
+  if (mode === 'container' && tab?.incognito) {
+    throw new ActasError('containers-unavailable', 'No containers in private windows', 'Firefox has no containers in private windows: choose a tab or a private window.');
   }
 }
 
@@ -123,7 +132,8 @@ async function openInPrivate(handoff, inPrivateTab) {
     if (loaded !== blank) {
       // Cloudflare Access (or anything else) sent the window elsewhere: the token is
       // not handed to a page that is not the Worker's.
-      throw new ActasError('open-page-unavailable', 'Could not open the private window', `The private window did not load ${blank} (it went to ${new URL(loaded).origin}). If the Worker is behind Cloudflare Access, exempt GET /open from it.`);
+      const where = loaded ? ` (it went to ${new URL(loaded).origin})` : ' (it went to a page actas has no access to)';
+      throw new ActasError('open-page-unavailable', 'Could not open the private window', `The private window did not load ${blank}${where}. If the Worker is behind Cloudflare Access, exempt GET /open from it.`);
     }
     const [res] = await chrome.scripting.executeScript({ target: { tabId }, func: submitImpersonation, args: [{ ...handoff, page: blank }] });
     if (res?.result !== true) {
@@ -146,8 +156,12 @@ function loadedUrl(tabId) {
       chrome.tabs.onUpdated.removeListener(listener);
       fn(v);
     };
+    // Without host access to a page, the browser hides its URL: such a page is not the
+    // Worker's (whose origin actas has access to), so it resolves as '' (elsewhere).
     const listener = (id, change, tab) => {
-      if (id === tabId && change.status === 'complete' && /^https?:/.test(tab.url ?? '')) done(resolve, tab.url);
+      if (id !== tabId || change.status !== 'complete') return;
+      if (!tab.url) done(resolve, '');
+      else if (/^https?:/.test(tab.url)) done(resolve, tab.url);
     };
     const timer = setTimeout(
       () => done(reject, new ActasError('open-page-unavailable', 'Could not open the private window', 'The Worker\'s page did not load in the private window in time.')),

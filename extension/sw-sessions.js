@@ -4,6 +4,7 @@
 import { endImpersonation } from './sw-api.js';
 import { notify } from './sw-notify.js';
 import { settings } from './sw-settings.js';
+import { updateSession } from './sw-store.js';
 
 const ALARM_PREFIX = 'actas-end:';
 
@@ -11,18 +12,20 @@ async function all() {
   return (await chrome.storage.session.get('active')).active ?? {};
 }
 
-async function put(active) {
-  await chrome.storage.session.set({ active });
-}
+const update = (fn) => updateSession('active', fn);
 
-/** Starts tracking an impersonation opened in `tabId`. */
+/**
+ * Starts tracking an impersonation opened in `tabId`. `realm` is the Bare.ID realm URL
+ * it lives in (from the impersonation URL), where End signs it out.
+ */
 export async function track(imp) {
   const { sessionMinutes } = await settings();
   const startedAt = Date.now();
-  const active = await all();
-  active[imp.id] = { ...imp, startedAt, endsAt: startedAt + sessionMinutes * 60_000, origin: null };
-  await put(active);
-  await chrome.alarms.create(ALARM_PREFIX + imp.id, { when: active[imp.id].endsAt });
+  const endsAt = startedAt + sessionMinutes * 60_000;
+  await update((active) => {
+    active[imp.id] = { ...imp, startedAt, endsAt, origin: null };
+  });
+  await chrome.alarms.create(ALARM_PREFIX + imp.id, { when: endsAt });
 }
 
 /** The active impersonation in a tab, if any. */
@@ -41,20 +44,29 @@ export async function list() {
  */
 export async function onTabUpdated(tabId, change, tab) {
   if (change.status !== 'complete' || !tab.url || !/^https?:/.test(tab.url)) return;
-  const imp = await byTab(tabId);
-  if (!imp) return;
+  const tracked = await byTab(tabId);
+  if (!tracked || (await onTheWay(tab.url, tracked))) return;
   const origin = new URL(tab.url).origin;
+  const show = await update((active) => {
+    const imp = Object.values(active).find((a) => a.tabId === tabId);
+    if (!imp) return { write: false, value: false }; // ended meanwhile
+    if (imp.origin) return { write: false, value: imp.origin === origin }; // elsewhere: no banner
+    imp.origin = origin;
+    imp.landedAt = Date.now();
+    return { value: true };
+  });
+  if (show) await injectBanner(tabId);
+}
+
+/**
+ * Whether a page is one the impersonation passes through on its way to the
+ * application: the Worker's /open page, or Bare.ID's own pages of the realm (an error
+ * page, say), which are no application to learn the origin of.
+ */
+async function onTheWay(url, imp) {
   const { workerUrl } = await settings();
-  if (workerUrl && origin === new URL(workerUrl).origin) return; // the private window's /open page
-  if (!imp.origin) {
-    const active = await all();
-    active[imp.id].origin = origin;
-    active[imp.id].landedAt = Date.now();
-    await put(active);
-  } else if (imp.origin !== origin) {
-    return; // the tab went elsewhere: no banner on other sites
-  }
-  await injectBanner(tabId);
+  if (workerUrl && new URL(url).origin === new URL(workerUrl).origin) return true;
+  return Boolean(imp.realm) && url.startsWith(`${imp.realm}/`);
 }
 
 async function injectBanner(tabId) {
@@ -85,50 +97,83 @@ export function bannerState(imp) {
 
 /**
  * Ends an impersonation: records the end with the Worker (audited), then signs the
- * impersonated session out where it lives. A private window is closed, and its cookies
- * go with it, unless other private windows share them: then it goes to Bare.ID's
- * end-session endpoint first. A container tab is closed and the container removed. A
- * normal tab goes to Bare.ID's end-session endpoint.
+ * impersonated session out where it lives:
+ * - a private window of its own is closed, and its cookies go with it, when no other
+ *   private window shares them and nothing else was opened in it;
+ * - a container tab is closed and the container removed;
+ * - otherwise the tab (or, when it was closed, a new background tab in the same cookie
+ *   jar) goes to the end-session endpoint of the realm the impersonation landed in.
+ *   Keycloak asks there for a confirmation, since actas holds no ID token of the user.
  */
 export async function end(id, why = 'ended') {
-  const active = await all();
-  const imp = active[id];
+  const imp = await update((active) => {
+    const found = active[id];
+    if (!found) return { write: false, value: null };
+    delete active[id];
+    return { value: found };
+  });
   if (!imp) return { ended: false };
-  delete active[id];
-  await put(active);
   await chrome.alarms.clear(ALARM_PREFIX + id);
   let recorded = true;
   try {
     await endImpersonation(id);
   } catch (err) {
     recorded = err.kind === 'impersonation-not-active';
-    if (!recorded) await notify('End not recorded', `The session was signed out, but the Worker did not record the end: ${err.message}`, 'end-failed');
+    if (!recorded) await notify('End not recorded', `The Worker did not record the end: ${err.message}`, 'end-failed');
   }
-  await signOutWhereItLives(imp);
-  if (why === 'timeout') await notify('Impersonation ended', `The time box for ${imp.app} ran out; the session was signed out.`, 'timeout');
+  const signedOut = await signOutWhereItLives(imp);
+  if (why === 'timeout') {
+    await notify(
+      'Impersonation ended',
+      signedOut
+        ? `The time box for ${imp.app} ran out; the session was signed out.`
+        : `The time box for ${imp.app} ran out, but actas could not sign the session out: sign out of Bare.ID in this browser.`,
+      'timeout',
+    );
+  }
   return { ended: true, recorded };
 }
 
+/** Signs the impersonated session out; false when there was no way to. */
 async function signOutWhereItLives(imp) {
-  const { issuer } = await settings();
+  const logout = logoutUrl(imp);
   try {
-    if (imp.mode === 'incognito' && imp.windowId !== undefined) {
-      const others = (await chrome.windows.getAll()).filter((w) => w.incognito && w.id !== imp.windowId);
-      if (others.length === 0) {
-        await chrome.windows.remove(imp.windowId);
-        return;
-      }
-    }
     if (imp.mode === 'container') {
-      await chrome.tabs.remove(imp.tabId);
+      await chrome.tabs.remove(imp.tabId).catch(() => {});
       const api = chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities;
       if (api && imp.cookieStoreId) await api.remove(imp.cookieStoreId);
-      return;
+      return true;
     }
-    await chrome.tabs.update(imp.tabId, { url: `${issuer}/protocol/openid-connect/logout` });
+    const tab = await chrome.tabs.get(imp.tabId).catch(() => null);
+    if (imp.mode === 'incognito') {
+      const windows = await chrome.windows.getAll({ populate: true });
+      const others = windows.filter((w) => w.incognito && w.id !== imp.windowId);
+      const own = windows.find((w) => w.id === imp.windowId);
+      if (others.length === 0) {
+        if (!own) return true; // the last private window is gone, and its cookies with it
+        if (own.tabs.every((t) => t.id === imp.tabId)) {
+          await chrome.windows.remove(imp.windowId);
+          return true;
+        }
+      }
+    }
+    if (tab) {
+      await chrome.tabs.update(imp.tabId, { url: logout });
+      return true;
+    }
+    // The tab is gone: sign out in the same cookie jar from a background tab.
+    const jar = imp.incognito ? (await chrome.windows.getAll()).find((w) => w.incognito) : null;
+    if (imp.incognito && !jar) return true; // no private window left: the cookies are gone
+    await chrome.tabs.create({ url: logout, active: false, ...(jar ? { windowId: jar.id } : {}) });
+    return true;
   } catch {
-    // the tab or window is already gone, and with it the pages
+    return false;
   }
+}
+
+/** The end-session endpoint of the realm the impersonation landed in. */
+function logoutUrl(imp) {
+  return `${imp.realm}/protocol/openid-connect/logout`;
 }
 
 /** alarms.onAlarm: the time box ran out. */
@@ -136,8 +181,17 @@ export async function onAlarm(alarm) {
   if (alarm.name.startsWith(ALARM_PREFIX)) await end(alarm.name.slice(ALARM_PREFIX.length), 'timeout');
 }
 
-/** tabs.onRemoved: a closed impersonation tab ends it (so the trail says so). */
+/**
+ * tabs.onRemoved: closing a private window's or container's tab ends the impersonation
+ * (its cookies are gone or going). A normal tab's session outlives the tab in this
+ * profile, so it stays open until End or the time box.
+ */
 export async function onTabRemoved(tabId) {
   const imp = await byTab(tabId);
   if (imp && imp.mode !== 'tab') await end(imp.id, 'closed');
+}
+
+/** Ends every open impersonation (before signing out of actas, while the end can still be recorded). */
+export async function endAll(why) {
+  for (const imp of await list()) await end(imp.id, why);
 }

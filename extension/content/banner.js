@@ -38,9 +38,10 @@
     bar.setAttribute('role', 'status');
     const who = document.createElement('span');
     who.className = 'who';
-    // The name is the admin tool's; the short UUID beside it is what was impersonated.
+    // The name is the admin tool's (the page's word); the UUID beside it is what was
+    // impersonated, in full, so a name cannot pass for someone else.
     who.textContent = st.userLabel
-      ? `Acting as ${st.userLabel} (${st.userUuid.slice(0, 8)}) in ${st.app}`
+      ? `Acting as ${st.userLabel} (${st.userUuid}) in ${st.app}`
       : `Acting as ${st.userUuid} in ${st.app}`;
     who.title = st.userUuid;
     const reason = document.createElement('span');

@@ -6,9 +6,12 @@ const MAX = 80;
 
 /** A clean label from link text, or '' when there is nothing more than the UUID. */
 export function cleanLabel(text, uuid) {
-  // Control, zero-width and bidi-override characters would let a page disguise a name.
-  // eslint-disable-next-line no-control-regex
-  const t = String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, ' ').replace(/\s+/g, ' ').trim();
+  // Control and format characters (zero-width, bidi marks and overrides, soft hyphen)
+  // and the invisible Hangul fillers would let a page disguise a name.
+  const t = String(text ?? '')
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (!t || t.toLowerCase() === String(uuid).toLowerCase()) return '';
   return t.length > MAX ? `${t.slice(0, MAX - 1)}…` : t;
 }

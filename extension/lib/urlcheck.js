@@ -57,3 +57,13 @@ export function originPattern(base) {
   const u = new URL(base);
   return `${u.protocol}//${u.hostname}/*`;
 }
+
+/**
+ * The realm URL an impersonation URL (a checked URL) belongs to
+ * (`https://host/realms/NAME`), where its session is ended; the issuer's when the URL
+ * has no /realms/ path.
+ */
+export function realmOf(url, issuer) {
+  const m = /^(.*?\/realms\/[^/]+)\//.exec(url.pathname);
+  return m ? `${url.origin}${m[1]}` : String(issuer).replace(/\/+$/, '');
+}
