@@ -34,7 +34,8 @@ export async function allowedHosts() {
 
 /**
  * Opens the minted impersonation in `mode` ('tab', 'incognito', 'container'), next to
- * `tab` (the admin tool's tab). Resolves with {tabId, windowId, mode, cookieStoreId}.
+ * `tab` (the admin tool's tab). Resolves with {tabId, windowId, mode, cookieStoreId,
+ * realm, incognito}: where it lives, and the realm whose end-session endpoint ends it.
  */
 export async function openImpersonation(minted, mode, tab) {
   const { hosts, issuer } = await allowedHosts();
@@ -47,6 +48,7 @@ export async function openImpersonation(minted, mode, tab) {
   return { ...(await openInProfile(handoff, mode, tab, minted)), realm, incognito: false };
 }
 
+/** A tab (or Firefox container tab) in the admin's profile, through pages/open.html. */
 async function openInProfile(handoff, mode, tab, minted) {
   const id = randomString(16);
   handoffs.set(id, handoff);
