@@ -18,7 +18,6 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/actas-dev/actas/worker/config"
 	"github.com/actas-dev/actas/worker/internal/outbound"
 )
 
@@ -34,19 +33,18 @@ type Doer = outbound.Doer
 // Client talks to one Bare.ID instance. It is safe for concurrent use and caches the
 // service-account token across calls.
 type Client struct {
-	cfg         config.BareID
-	devLoopback bool
-	http        Doer
-	now         func() time.Time
-	tokens      *tokenCache
+	cfg    Config
+	http   Doer
+	now    func() time.Time
+	tokens *tokenCache
 }
 
 // New returns a Client. now may be nil (time.Now).
-func New(cfg config.BareID, devLoopback bool, d Doer, now func() time.Time) *Client {
+func New(cfg Config, d Doer, now func() time.Time) *Client {
 	if now == nil {
 		now = time.Now
 	}
-	c := &Client{cfg: cfg, devLoopback: devLoopback, http: d, now: now}
+	c := &Client{cfg: cfg, http: d, now: now}
 	c.tokens = &tokenCache{fetch: c.fetchToken, now: now}
 	return c
 }
@@ -153,7 +151,7 @@ func (c *Client) CheckURL(raw string) (*url.URL, error) {
 	switch {
 	case u.Scheme == "https" && (u.Port() == "" || u.Port() == "443"):
 		host = strings.ToLower(u.Hostname())
-	case u.Scheme == "http" && c.devLoopback && config.IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && c.cfg.DevLoopback && outbound.IsLoopback(u.Hostname()):
 		// Dev only: the emulator on loopback; the port is part of the allowed host.
 	default:
 		return nil, errors.New("impersonation URL is not https on the default port")

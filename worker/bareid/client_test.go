@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/actas-dev/actas/worker/bareid"
-	"github.com/actas-dev/actas/worker/config"
 )
 
 const (
@@ -91,10 +90,10 @@ func (f *fakeBareID) mint(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, f.mintBody)
 }
 
-func (f *fakeBareID) client(mut ...func(*config.BareID)) *bareid.Client {
+func (f *fakeBareID) client(mut ...func(*bareid.Config)) *bareid.Client {
 	api, _ := url.Parse(f.srv.URL)
 	tok, _ := url.Parse(f.srv.URL + "/token")
-	cfg := config.BareID{
+	cfg := bareid.Config{
 		APIURL: api, Instance: instance, TokenURL: tok,
 		ClientID: "actas-impersonator", ClientSecret: clientSecret,
 		ImpersonationHosts: map[string]bool{"auth.example.com": true},
@@ -103,7 +102,7 @@ func (f *fakeBareID) client(mut ...func(*config.BareID)) *bareid.Client {
 	for _, m := range mut {
 		m(&cfg)
 	}
-	return bareid.New(cfg, false, f.srv.Client(), nil)
+	return bareid.New(cfg, f.srv.Client(), nil)
 }
 
 func TestMintReusesServiceToken(t *testing.T) {
@@ -189,7 +188,7 @@ func TestMintRejectsBadAnswers(t *testing.T) {
 		name      string
 		body      string
 		status    int
-		mut       func(*config.BareID)
+		mut       func(*bareid.Config)
 		malformed bool
 	}{
 		{name: "server error", status: 500},
@@ -206,7 +205,7 @@ func TestMintRejectsBadAnswers(t *testing.T) {
 		{name: "javascript url", body: `{"token":"t","url":"javascript:alert(1)"}`, malformed: true},
 		{name: "relative url", body: `{"token":"t","url":"/realms/demo/impersonate"}`, malformed: true},
 		{name: "custom paths", body: `{"data":{"impersonationToken":"t","impersonationUrl":"https://auth.example.com/x"}}`,
-			mut: func(c *config.BareID) { c.TokenPath, c.URLPath = "data.impersonationToken", "data.impersonationUrl" }},
+			mut: func(c *bareid.Config) { c.TokenPath, c.URLPath = "data.impersonationToken", "data.impersonationUrl" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +216,7 @@ func TestMintRejectsBadAnswers(t *testing.T) {
 			if tt.status != 0 {
 				f.mintStatus = func(int32) int { return tt.status }
 			}
-			var muts []func(*config.BareID)
+			var muts []func(*bareid.Config)
 			if tt.mut != nil {
 				muts = append(muts, tt.mut)
 			}
@@ -246,7 +245,7 @@ func TestMintRejectsBadAnswers(t *testing.T) {
 func TestTimeout(t *testing.T) {
 	f := newFake(t)
 	f.delay = 500 * time.Millisecond
-	c := f.client(func(c *config.BareID) { c.Timeout = 100 * time.Millisecond })
+	c := f.client(func(c *bareid.Config) { c.Timeout = 100 * time.Millisecond })
 	_, err := c.Mint(context.Background(), user, "crm")
 	var be *bareid.Error
 	if !errors.As(err, &be) || !be.Timeout {
@@ -275,8 +274,8 @@ func TestTokenEndpointFailures(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
 			u, _ := url.Parse(srv.URL)
-			c := bareid.New(config.BareID{APIURL: u, TokenURL: u, Instance: instance, ClientID: "id", ClientSecret: clientSecret,
-				TokenPath: "token", URLPath: "url", Timeout: time.Second}, false, srv.Client(), nil)
+			c := bareid.New(bareid.Config{APIURL: u, TokenURL: u, Instance: instance, ClientID: "id", ClientSecret: clientSecret,
+				TokenPath: "token", URLPath: "url", Timeout: time.Second}, srv.Client(), nil)
 			_, err := c.Mint(context.Background(), user, "crm")
 			var be *bareid.Error
 			if !errors.As(err, &be) || be.Op != "token" {
@@ -302,9 +301,10 @@ func TestUnreachable(t *testing.T) {
 
 func TestCheckURLDevLoopback(t *testing.T) {
 	u, _ := url.Parse("http://127.0.0.1:1")
-	cfg := config.BareID{APIURL: u, TokenURL: u, ImpersonationHosts: map[string]bool{"127.0.0.1:8790": true}}
-	dev := bareid.New(cfg, true, nil, nil)
-	prod := bareid.New(cfg, false, nil, nil)
+	cfg := bareid.Config{APIURL: u, TokenURL: u, ImpersonationHosts: map[string]bool{"127.0.0.1:8790": true}}
+	prod := bareid.New(cfg, nil, nil)
+	cfg.DevLoopback = true
+	dev := bareid.New(cfg, nil, nil)
 	good := "http://127.0.0.1:8790/realms/demo/impersonate"
 	if _, err := dev.CheckURL(good); err != nil {
 		t.Errorf("dev loopback refused %s: %v", good, err)

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actas-dev/actas/worker/bareid"
 	"github.com/actas-dev/actas/worker/config"
+	"github.com/actas-dev/actas/worker/policy"
 )
 
 const secret = "s3cr3t-value-that-must-never-appear"
@@ -40,21 +42,21 @@ func TestLoadValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BareID.APIURL.String() != config.DefaultAPIURL {
+	if c.BareID.APIURL.String() != bareid.DefaultAPIURL {
 		t.Errorf("APIURL = %s", c.BareID.APIURL)
 	}
 	if !c.BareID.ImpersonationHosts["auth.example.com"] || !c.BareID.ImpersonationHosts["login.example.com:8443"] {
 		t.Errorf("hosts = %v", c.BareID.ImpersonationHosts)
 	}
-	want := []config.Client{{ID: "crm", Name: "Customer CRM"}, {ID: "wiki", Name: "wiki"}}
-	if !reflect.DeepEqual(c.Clients, want) {
-		t.Errorf("clients = %v", c.Clients)
+	want := []policy.Client{{ID: "crm", Name: "Customer CRM"}, {ID: "wiki", Name: "wiki"}}
+	if !reflect.DeepEqual(c.Policy.Clients, want) {
+		t.Errorf("clients = %v", c.Policy.Clients)
 	}
-	if len(c.APIKeys) != 2 || c.APIKeys[1].Label != "ops" {
-		t.Errorf("keys = %v", c.APIKeys)
+	if len(c.Identity.APIKeys) != 2 || c.Identity.APIKeys[1].Label != "ops" {
+		t.Errorf("keys = %v", c.Identity.APIKeys)
 	}
-	if !c.ReasonRequired || c.ReasonMinLength != config.DefaultReasonMinLength || c.DevLoopback {
-		t.Errorf("defaults: required %v min %d dev %v", c.ReasonRequired, c.ReasonMinLength, c.DevLoopback)
+	if !c.Policy.ReasonRequired || c.Policy.ReasonMinLength != policy.DefaultReasonMinLength || c.DevLoopback {
+		t.Errorf("defaults: required %v min %d dev %v", c.Policy.ReasonRequired, c.Policy.ReasonMinLength, c.DevLoopback)
 	}
 	if c.BareID.TokenPath != "token" || c.BareID.URLPath != "url" || c.BareID.Timeout != 10*time.Second || c.BareID.Method != "POST" {
 		t.Errorf("defaults: %q %q %v", c.BareID.TokenPath, c.BareID.URLPath, c.BareID.Timeout)
@@ -140,5 +142,44 @@ func TestDevLoopback(t *testing.T) {
 	}
 	if got := c.BareID.APIURL.String(); got != "http://127.0.0.1:8790" {
 		t.Errorf("APIURL = %s (trailing slash kept?)", got)
+	}
+	// The one switch reaches every part it weakens.
+	if !c.DevLoopback || !c.BareID.DevLoopback || !c.Identity.DevLoopback {
+		t.Errorf("dev loopback not passed on: %v %v %v", c.DevLoopback, c.BareID.DevLoopback, c.Identity.DevLoopback)
+	}
+	c, err = load(validEnv())
+	if err != nil || c.DevLoopback || c.BareID.DevLoopback || c.Identity.DevLoopback {
+		t.Errorf("dev loopback on by default: %v", err)
+	}
+}
+
+// Each package's settings land in its own Config, with the role names shared.
+func TestLoadFillsEachPart(t *testing.T) {
+	env := validEnv()
+	env["ACTAS_IMPERSONATOR_ROLE"] = "support"
+	env["ACTAS_RATE_LIMIT"] = "5/90m"
+	env["ACTAS_CLIENT_ROLES"] = "crm=crm-support|leads"
+	env["ACTAS_PROTECTED_USERS"] = "0B8F6A52-1C3D-4E5F-8A9B-0C1D2E3F4A5B"
+	c, err := load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Identity.Roles.Impersonator != "support" || c.Policy.ImpersonatorRole != "support" {
+		t.Errorf("impersonator role: identity %q, policy %q", c.Identity.Roles.Impersonator, c.Policy.ImpersonatorRole)
+	}
+	if c.Identity.APIKeys[0].Roles[0] != "support" {
+		t.Errorf("API keys default to %v", c.Identity.APIKeys[0].Roles)
+	}
+	if c.Policy.RateLimit != (policy.RateLimit{Count: 5, Window: 90 * time.Minute}) || c.Policy.RateLimit.String() != "5/1h30m" {
+		t.Errorf("rate limit %+v", c.Policy.RateLimit)
+	}
+	if !reflect.DeepEqual(c.Policy.Clients[0].Roles, []string{"crm-support", "leads"}) {
+		t.Errorf("client roles %v", c.Policy.Clients[0].Roles)
+	}
+	if !c.Policy.ProtectedUsers["0b8f6a52-1c3d-4e5f-8a9b-0c1d2e3f4a5b"] {
+		t.Errorf("protected users %v (not lower-cased?)", c.Policy.ProtectedUsers)
+	}
+	if c.Identity.OIDC != nil || c.Identity.Access != nil {
+		t.Errorf("token authenticators configured without their issuer")
 	}
 }

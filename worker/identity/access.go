@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/actas-dev/actas/worker/config"
 )
 
 // accessHeader carries the Cloudflare Access application token.
@@ -17,13 +15,13 @@ const accessHeader = "Cf-Access-Jwt-Assertion"
 // tag. The header is never trusted unverified: workers.dev and preview URLs bypass
 // Access, so anyone can send it there.
 type Access struct {
-	cfg    config.Access
-	roles  config.Roles
+	cfg    AccessConfig
+	roles  Roles
 	verify *verifier
 }
 
 // NewAccess returns the Cloudflare Access authenticator.
-func NewAccess(cfg config.Access, roles config.Roles, refetch time.Duration, d Doer, now func() time.Time) *Access {
+func NewAccess(cfg AccessConfig, roles Roles, refetch time.Duration, d Doer, now func() time.Time) *Access {
 	team := cfg.TeamURL.String()
 	return &Access{cfg: cfg, roles: roles, verify: &verifier{
 		keys:   &keySet{fetch: fetchKeySet(d, team+"/cdn-cgi/access/certs"), minInterval: refetch, now: now},
@@ -47,10 +45,10 @@ func (a *Access) Authenticate(r *http.Request) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: Access token names no e-mail", ErrInvalidCredentials)
 	}
 	var roles []string
-	if config.MatchEmail(a.cfg.Impersonators, email) {
+	if MatchEmail(a.cfg.Impersonators, email) {
 		roles = append(roles, a.roles.Impersonator)
 	}
-	if config.MatchEmail(a.cfg.Auditors, email) {
+	if MatchEmail(a.cfg.Auditors, email) {
 		roles = append(roles, a.roles.Auditor)
 	}
 	return Identity{
@@ -60,4 +58,16 @@ func (a *Access) Authenticate(r *http.Request) (Identity, error) {
 		Roles:       roles,
 		Permissions: Grant(roles, a.roles),
 	}, nil
+}
+
+// MatchEmail reports whether email matches one of the patterns (exact address, or
+// *@domain for a whole domain; case-insensitive).
+func MatchEmail(patterns []string, email string) bool {
+	email = strings.ToLower(email)
+	for _, p := range patterns {
+		if p == email || (strings.HasPrefix(p, "*@") && strings.HasSuffix(email, p[1:]) && len(email) > len(p)-1) {
+			return true
+		}
+	}
+	return false
 }

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-
-	"github.com/actas-dev/actas/worker/config"
 )
 
 // Kind says how a caller was identified. It is recorded in the audit trail.
@@ -56,7 +54,7 @@ func (id Identity) HasRole(roles ...string) bool {
 }
 
 // Grant derives permissions from role names.
-func Grant(roles []string, names config.Roles) []Permission {
+func Grant(roles []string, names Roles) []Permission {
 	perms := []Permission{}
 	id := Identity{Roles: roles}
 	if id.HasRole(names.Impersonator) {
@@ -122,8 +120,8 @@ func BearerToken(r *http.Request) string {
 // SHA-256 of each key is configured. JWT-shaped bearer tokens (with dots) are left to
 // the token authenticators.
 type APIKeys struct {
-	Keys  []config.APIKey
-	Roles config.Roles
+	Keys  []APIKey
+	Roles Roles
 }
 
 // Authenticate implements Authenticator.

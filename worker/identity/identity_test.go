@@ -6,16 +6,15 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/actas-dev/actas/worker/config"
 	"github.com/actas-dev/actas/worker/identity"
 )
 
-var roleNames = config.Roles{Impersonator: "actas-impersonator", Auditor: "actas-auditor"}
+var roleNames = identity.Roles{Impersonator: "actas-impersonator", Auditor: "actas-auditor"}
 
 func keys(pairs ...string) identity.APIKeys {
 	out := identity.APIKeys{Roles: roleNames}
 	for i := 0; i < len(pairs); i += 2 {
-		out.Keys = append(out.Keys, config.APIKey{Label: pairs[i], Hash: sha256.Sum256([]byte(pairs[i+1])), Roles: []string{"actas-impersonator"}})
+		out.Keys = append(out.Keys, identity.APIKey{Label: pairs[i], Hash: sha256.Sum256([]byte(pairs[i+1])), Roles: []string{"actas-impersonator"}})
 	}
 	return out
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/tidwall/gjson"
 
-	"github.com/actas-dev/actas/worker/config"
+	"github.com/actas-dev/actas/worker/internal/outbound"
 )
 
 // KindOIDC and KindAccess are the token-based identification methods.
@@ -27,14 +27,14 @@ const (
 // Core 1.0; Keycloak-shaped claims). The signing keys come from the issuer's JWKS,
 // found by discovery (OpenID Connect Discovery 1.0 §4) and cached.
 type OIDC struct {
-	cfg    config.OIDC
-	roles  config.Roles
+	cfg    OIDCConfig
+	roles  Roles
 	verify *verifier
 }
 
 // NewOIDC returns the OIDC authenticator. devLoopback allows an http loopback
 // jwks_uri (the emulator); d sends the discovery and JWKS requests.
-func NewOIDC(cfg config.OIDC, roles config.Roles, devLoopback bool, refetch time.Duration, d Doer, now func() time.Time) *OIDC {
+func NewOIDC(cfg OIDCConfig, roles Roles, devLoopback bool, refetch time.Duration, d Doer, now func() time.Time) *OIDC {
 	issuer := cfg.Issuer.String()
 	var (
 		mu      sync.Mutex
@@ -77,7 +77,7 @@ func discover(ctx context.Context, d Doer, issuer string, devLoopback bool) (str
 	}
 	u, err := url.Parse(doc.JWKSURI)
 	if err != nil || u.Host == "" || u.User != nil ||
-		!(u.Scheme == "https" || (devLoopback && u.Scheme == "http" && config.IsLoopback(u.Hostname()))) {
+		!(u.Scheme == "https" || (devLoopback && u.Scheme == "http" && outbound.IsLoopback(u.Hostname()))) {
 		return "", errors.New("identity: discovery document's jwks_uri is not an https URL")
 	}
 	return u.String(), nil

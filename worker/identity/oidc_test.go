@@ -24,7 +24,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
-	"github.com/actas-dev/actas/worker/config"
 	"github.com/actas-dev/actas/worker/identity"
 )
 
@@ -142,7 +141,7 @@ func (c *clock) add(d time.Duration) {
 
 func (p *idp) authenticator(clk *clock) *identity.OIDC {
 	iss, _ := url.Parse(p.issuer())
-	cfg := config.OIDC{Issuer: iss, Audience: audience, RolesPath: "resource_access." + audience + ".roles", ActorClaim: "email"}
+	cfg := identity.OIDCConfig{Issuer: iss, Audience: audience, RolesPath: "resource_access." + audience + ".roles", ActorClaim: "email"}
 	return identity.NewOIDC(cfg, roleNames, true, 10*time.Second, p.srv.Client(), clk.now)
 }
 
@@ -357,7 +356,7 @@ func TestAccess(t *testing.T) {
 	}))
 	defer srv.Close()
 	team, _ := url.Parse(srv.URL)
-	cfg := config.Access{TeamURL: team, AUD: "aud-tag-123", Impersonators: []string{"*@support.example.com"}, Auditors: []string{"grace@example.com"}}
+	cfg := identity.AccessConfig{TeamURL: team, AUD: "aud-tag-123", Impersonators: []string{"*@support.example.com"}, Auditors: []string{"grace@example.com"}}
 	a := identity.NewAccess(cfg, roleNames, 10*time.Second, srv.Client(), time.Now)
 	claims := func(email, aud string) map[string]any {
 		return map[string]any{"iss": srv.URL, "aud": []string{aud}, "email": email, "sub": "s-1",

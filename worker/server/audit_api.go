@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/actas-dev/actas/worker/audit"
-	"github.com/actas-dev/actas/worker/config"
 	"github.com/actas-dev/actas/worker/identity"
+	"github.com/actas-dev/actas/worker/internal/ids"
 	"github.com/actas-dev/actas/worker/problem"
 )
 
@@ -129,7 +129,7 @@ func parseFilter(q url.Values, export bool) (audit.Filter, error) {
 	}
 	f.Actor, f.Client, f.Cursor = q.Get("actor"), q.Get("client"), q.Get("cursor")
 	if u := q.Get("user"); u != "" {
-		if !config.IsUUID(u) {
+		if !ids.IsUUID(u) {
 			return f, problem.New(problem.InvalidQuery, "user must be a UUID.")
 		}
 		f.User = strings.ToLower(u)

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,16 +10,11 @@ import (
 
 	"github.com/actas-dev/actas/worker/audit"
 	"github.com/actas-dev/actas/worker/bareid"
-	"github.com/actas-dev/actas/worker/config"
 	"github.com/actas-dev/actas/worker/identity"
+	"github.com/actas-dev/actas/worker/internal/ids"
+	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
 )
-
-type impersonationRequest struct {
-	UserUUID string `json:"userUuid"`
-	ClientID string `json:"clientId"`
-	Reason   string `json:"reason"`
-}
 
 type impersonationResponse struct {
 	ID        string `json:"id"`
@@ -34,21 +27,22 @@ type impersonationResponse struct {
 	ClientID  string `json:"clientId"`
 }
 
-// createImpersonation is POST /v1/impersonations: authenticate (done), validate the
-// input, audit "requested" (must succeed), apply the policy (a refusal is audited as
-// denied), mint, audit the outcome (must succeed), and only then hand back the token.
+// createImpersonation is POST /v1/impersonations: parse and validate the input
+// (authentication is done), audit "requested" (must succeed), apply the policy (a
+// refusal is audited as denied), mint at Bare.ID, audit the outcome (must succeed),
+// and only then encode the token.
 func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) error {
 	id := caller(r)
 	req, err := decodeImpersonation(r)
 	if err != nil {
 		return err
 	}
-	if err := validate(&req); err != nil {
+	if err := policy.Validate(&req); err != nil {
 		return err
 	}
 	ri := info(r)
 	rec := audit.Record{
-		ID:          newUUID(),
+		ID:          ids.NewUUID(),
 		RequestedAt: s.now(),
 		Actor:       id.Actor,
 		ActorKind:   string(id.Kind),
@@ -63,12 +57,12 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 		return auditUnavailable(err)
 	}
 
-	if d := s.decide(r.Context(), id, req); d != nil {
+	if d := s.policy.Decide(r.Context(), id, req); d != nil {
 		ri.outcome = string(audit.Denied)
-		if err := s.complete(r.Context(), rec, audit.Completion{Outcome: audit.Denied, Detail: d.rule}); err != nil {
+		if err := s.complete(r.Context(), rec, audit.Completion{Outcome: audit.Denied, Detail: string(d.Rule)}); err != nil {
 			return err
 		}
-		return d.err
+		return d.Err
 	}
 
 	imp, mintErr := s.upstr.Mint(r.Context(), req.UserUUID, req.ClientID)
@@ -112,8 +106,8 @@ func auditUnavailable(err error) error {
 	return problem.Wrap(problem.AuditUnavailable, "The audit trail could not be written, so no impersonation was started. Try again later.", err)
 }
 
-func decodeImpersonation(r *http.Request) (impersonationRequest, error) {
-	var req impersonationRequest
+func decodeImpersonation(r *http.Request) (policy.Request, error) {
+	var req policy.Request
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return req, problem.New(problem.UnsupportedMedia, "Send the body as application/json.")
@@ -144,7 +138,7 @@ func upstreamProblem(err error) (*problem.Error, int) {
 	case be.Op == "mint" && be.Status == http.StatusNotFound:
 		// Bare.ID does not know the user (or the application): answered exactly as a
 		// protected user, see policy.
-		pe := userNotAllowed()
+		pe := policy.UserNotAllowed()
 		pe.Err = err
 		return pe, be.Status
 	case be.Op == "token":
@@ -162,7 +156,7 @@ func (s *server) listClients(w http.ResponseWriter, r *http.Request) error {
 	if !id.Can(identity.Impersonate) {
 		return problem.New(problem.Forbidden, "You may not impersonate users.")
 	}
-	return writeJSON(w, http.StatusOK, s.clientsFor(id))
+	return writeJSON(w, http.StatusOK, s.policy.ClientsFor(id))
 }
 
 type meResponse struct {
@@ -171,7 +165,7 @@ type meResponse struct {
 	Subject         string                `json:"subject,omitempty"`
 	Roles           []string              `json:"roles"`
 	Permissions     []identity.Permission `json:"permissions"`
-	Clients         []config.Client       `json:"clients"`
+	Clients         []policy.Client       `json:"clients"`
 	ReasonRequired  bool                  `json:"reasonRequired"`
 	ReasonMinLength int                   `json:"reasonMinLength,omitempty"`
 	ReasonPattern   string                `json:"reasonPattern,omitempty"`
@@ -181,34 +175,25 @@ type meResponse struct {
 // me is GET /v1/me: who the Worker thinks the caller is and what they may do.
 func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 	id := caller(r)
+	p := s.cfg.Policy
 	resp := meResponse{
 		Actor:          id.Actor,
 		ActorKind:      id.Kind,
 		Subject:        id.Subject,
 		Roles:          append([]string{}, id.Roles...),
 		Permissions:    append([]identity.Permission{}, id.Permissions...),
-		Clients:        []config.Client{},
-		ReasonRequired: s.cfg.ReasonRequired,
-		RateLimit:      s.cfg.RateLimit.String(),
+		Clients:        []policy.Client{},
+		ReasonRequired: p.ReasonRequired,
+		RateLimit:      p.RateLimit.String(),
 	}
 	if id.Can(identity.Impersonate) {
-		resp.Clients = s.clientsFor(id)
+		resp.Clients = s.policy.ClientsFor(id)
 	}
-	if s.cfg.ReasonRequired {
-		resp.ReasonMinLength = s.cfg.ReasonMinLength
-		if s.cfg.ReasonPattern != nil {
-			resp.ReasonPattern = s.cfg.ReasonPattern.String()
+	if p.ReasonRequired {
+		resp.ReasonMinLength = p.ReasonMinLength
+		if p.ReasonPattern != nil {
+			resp.ReasonPattern = p.ReasonPattern.String()
 		}
 	}
 	return writeJSON(w, http.StatusOK, resp)
-}
-
-// newUUID returns a random (version 4) UUID, RFC 9562 §5.4.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -2,7 +2,7 @@
 // problem details, every impersonation audited before a token leaves.
 //
 // Handlers parse, call and encode; the rules live in the packages they call (identity,
-// audit, bareid), and errors become responses only in problem.Write.
+// policy, audit, bareid), and errors become responses only in problem.Write.
 package server
 
 import (
@@ -19,11 +19,13 @@ import (
 	"github.com/actas-dev/actas/worker/bareid"
 	"github.com/actas-dev/actas/worker/config"
 	"github.com/actas-dev/actas/worker/identity"
+	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
 )
 
 // Doer sends one outbound HTTP request. In workerd it is backed by the Fetch API
-// (github.com/syumai/workers/cloudflare/fetch); natively by an *http.Client in tests.
+// (wasm/fetch.go, which calls the global fetch itself); natively by an *http.Client
+// in tests.
 type Doer = bareid.Doer
 
 // Deps is everything the Worker needs from its platform.
@@ -42,12 +44,13 @@ var openAPI []byte
 const maxRequestBody = 16 << 10
 
 type server struct {
-	cfg   *config.Config
-	auth  identity.Authenticator
-	store *audit.Store
-	upstr *bareid.Client
-	log   *logger
-	now   func() time.Time
+	cfg    *config.Config
+	auth   identity.Authenticator
+	policy *policy.Policy
+	store  *audit.Store
+	upstr  *bareid.Client
+	log    *logger
+	now    func() time.Time
 }
 
 // New reads the configuration once and returns the Worker's HTTP handler. A bad
@@ -66,28 +69,17 @@ func New(d Deps) http.Handler {
 	if err != nil {
 		return misconfigured(err, lg)
 	}
+	store := audit.NewStore(d.DB)
 	s := &server{
-		cfg:   cfg,
-		auth:  authenticators(cfg, d.HTTP, now),
-		store: audit.NewStore(d.DB),
-		upstr: bareid.New(cfg.BareID, cfg.DevLoopback, d.HTTP, now),
-		log:   lg,
-		now:   now,
+		cfg:    cfg,
+		auth:   identity.New(cfg.Identity, d.HTTP, now),
+		policy: policy.New(cfg.Policy, store, now),
+		store:  store,
+		upstr:  bareid.New(cfg.BareID, d.HTTP, now),
+		log:    lg,
+		now:    now,
 	}
 	return s.routes()
-}
-
-// authenticators are the configured ways of identifying callers, explicit bearer
-// credentials first: an admin's own token wins over a Cloudflare Access header.
-func authenticators(cfg *config.Config, d Doer, now func() time.Time) identity.Chain {
-	chain := identity.Chain{identity.APIKeys{Keys: cfg.APIKeys, Roles: cfg.Roles}}
-	if cfg.OIDC != nil {
-		chain = append(chain, identity.NewOIDC(*cfg.OIDC, cfg.Roles, cfg.DevLoopback, cfg.JWKSRefetchInterval, d, now))
-	}
-	if cfg.Access != nil {
-		chain = append(chain, identity.NewAccess(*cfg.Access, cfg.Roles, cfg.JWKSRefetchInterval, d, now))
-	}
-	return chain
 }
 
 func (s *server) routes() http.Handler {

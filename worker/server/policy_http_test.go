@@ -100,7 +100,7 @@ func TestClientsFollowRoles(t *testing.T) {
 	wantProblem(t, f.do(t, "GET", "/v1/clients", "", as("key-auditor")), 403, "forbidden")
 	rep := f.do(t, "GET", "/v1/me", "", as("key-lead"))
 	perms, _ := json.Marshal(rep.body["permissions"])
-	if string(perms) != `["impersonate","audit"]` || rep.body["rateLimit"] != "20/1h0m0s" {
+	if string(perms) != `["impersonate","audit"]` || rep.body["rateLimit"] != "20/1h" {
 		t.Errorf("me: %s", rep.raw)
 	}
 }
