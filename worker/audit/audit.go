@@ -116,13 +116,20 @@ type row struct {
 	upstreamStatus int
 	expiresAt      time.Time
 	prevHash       string
-	hash           string
 }
 
-const insertEvent = `INSERT INTO audit_events
-	(seq, impersonation_id, event, at, actor, actor_kind, target_user, client_id, reason,
-	 request_id, client_ip, user_agent, detail, upstream_status, expires_at, prev_hash, hash)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// stored is ev as its columns hold it (columns.go).
+func (ev row) stored() storedEvent {
+	return storedEvent{
+		Seq: ev.seq, ImpersonationID: ev.rec.ID, Event: string(ev.event), At: formatTime(ev.at),
+		Actor: ev.rec.Actor, ActorKind: ev.rec.ActorKind, TargetUser: ev.rec.TargetUser,
+		ClientID: ev.rec.ClientID, Reason: ev.rec.Reason, RequestID: ev.rec.RequestID,
+		ClientIP: ev.rec.ClientIP, UserAgent: ev.rec.UserAgent, Detail: ev.detail,
+		UpstreamStatus: sql.NullInt64{Int64: int64(ev.upstreamStatus), Valid: ev.upstreamStatus != 0},
+		ExpiresAt:      sql.NullString{String: formatTime(ev.expiresAt), Valid: !ev.expiresAt.IsZero()},
+		PrevHash:       ev.prevHash,
+	}
+}
 
 // append chains ev onto the newest event and inserts it. Two writers that read the
 // same head both try the same seq; the primary key lets one win and the other retries
@@ -144,8 +151,8 @@ func (s *Store) append(ctx context.Context, ev row) error {
 			return fmt.Errorf("%w: read head: %v", ErrUnavailable, err)
 		}
 		ev.seq, ev.prevHash = headSeq+1, headHash
-		ev.hash = ev.computeHash()
-		_, err = s.db.ExecContext(ctx, insertEvent, ev.values()...)
+		st := ev.stored()
+		_, err = s.db.ExecContext(ctx, insertEvent, append(st.values(), st.hash())...)
 		if err == nil {
 			return nil
 		}
@@ -157,31 +164,11 @@ func (s *Store) append(ctx context.Context, ev row) error {
 	return fmt.Errorf("%w: append %s: %v", ErrUnavailable, ev.event, lastErr)
 }
 
-func (ev row) values() []any {
-	return []any{ev.seq, ev.rec.ID, string(ev.event), formatTime(ev.at), ev.rec.Actor, ev.rec.ActorKind,
-		ev.rec.TargetUser, ev.rec.ClientID, ev.rec.Reason, ev.rec.RequestID, ev.rec.ClientIP,
-		ev.rec.UserAgent, ev.detail, nullInt(ev.upstreamStatus), nullTime(ev.expiresAt), ev.prevHash, ev.hash}
-}
-
 // isSeqConflict recognises a lost race for the next seq (SQLite and D1 both name the
 // column in the message).
 func isSeqConflict(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "audit_events.seq")
-}
-
-func nullInt(n int) any {
-	if n == 0 {
-		return nil
-	}
-	return n
-}
-
-func nullTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return formatTime(t)
 }
 
 func truncate(s string, n int) string {
