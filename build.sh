@@ -118,7 +118,7 @@ check_no_http_transport() {
 # build returns non-zero (rather than exiting) on failure, so `test` can name it.
 build() {
 	say "generate build/ (workers-assets-gen; wipes build/)"
-	go run github.com/syumai/workers/cmd/workers-assets-gen -mode=go ||
+	go tool workers-assets-gen -mode=go ||
 		{ echo "workers-assets-gen failed" >&2; return 1; }
 	# Our own entry replaces the generated per-request one: one Go instance per isolate
 	# (wasm/worker.mjs says why). It keeps the generated wasm_exec.js and runtime.mjs.

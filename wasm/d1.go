@@ -27,7 +27,7 @@ import (
 type d1Connector struct{ binding string }
 
 func (c d1Connector) Connect(context.Context) (driver.Conn, error) {
-	db := js.Global().Get("context").Get("env").Get(c.binding)
+	db := binding(c.binding)
 	if db.IsUndefined() || db.IsNull() {
 		return nil, fmt.Errorf("wasm: no D1 binding %s in the Worker's env", c.binding)
 	}

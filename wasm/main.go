@@ -18,8 +18,6 @@ import (
 	"os"
 	"syscall/js"
 
-	"github.com/syumai/workers/cloudflare"
-
 	"github.com/actas-dev/actas/worker/server"
 )
 
@@ -34,11 +32,11 @@ func main() {
 	// the server answers audit-unavailable and mints nothing.
 	db := sql.OpenDB(d1Connector{binding: auditBinding})
 	h := server.New(server.Deps{
-		Getenv: cloudflare.Getenv,
+		Getenv: getenv,
 		HTTP:   fetchDoer{},
 		DB:     db,
 		Log:    os.Stdout,
 	})
-	serve(jsBinding, countServed(withTestHooks(h, cloudflare.Getenv)))
+	serve(jsBinding, countServed(withTestHooks(h, getenv)))
 	select {} // serve requests until the isolate goes away
 }

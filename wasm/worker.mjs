@@ -59,10 +59,11 @@ class Instance {
 async function startInstance(env) {
   const mod = await loadModule();
   const go = new Go();
-  // The runtime context syumai/workers' Go packages read env from (cloudflare.Getenv).
-  // env is the same for every request of an isolate. There is deliberately no ctx:
-  // cloudflare.WaitUntil would attach work to whichever request came first, so it
-  // fails loudly here; Go uses the request's own ctx through the bridge instead.
+  // The runtime context Go reads the env from (context.env, wasm/env.go) and shares
+  // the bridge through (context.binding). env is the same for every request of an
+  // isolate. There is deliberately no ctx: a ctx here would attach work to whichever
+  // request came first (as syumai/workers' cloudflare.WaitUntil would), so such use
+  // fails loudly; Go uses each request's own ctx through the bridge instead.
   const binding = {};
   const inst = new Instance(go, binding);
   binding.liveRefs = () => go._values.length - go._idPool.length;
