@@ -69,9 +69,10 @@ function active(status) {
   );
 }
 
-async function recent() {
+async function recent(current) {
   try {
     const { items } = await call('recent');
+    if (!current()) return;
     if (!items.length) return;
     $('recent').replaceChildren(
       el('table', {}, ...items.map((r) =>
@@ -82,7 +83,7 @@ async function recent() {
           el('td', {}, r.endedAt ? 'ended' : r.outcome)))),
     );
   } catch (err) {
-    $('recent').replaceChildren(el('p', { class: 'muted' }, err.message));
+    if (current()) $('recent').replaceChildren(el('p', { class: 'muted' }, err.message));
   }
 }
 
@@ -97,13 +98,20 @@ async function act(op, args) {
   await render();
 }
 
+// Renders overlap (a change arrives while one waits for the service worker): only the
+// newest may write, or an older answer would bring back what has just ended.
+let generation = 0;
+
 async function render() {
+  const mine = ++generation;
+  const current = () => mine === generation;
   const status = await call('status');
   status.active = await withAccess(status.active);
+  if (!current()) return;
   account(status);
   notice(status);
   active(status);
-  if (status.signedIn) await recent();
+  if (status.signedIn) await recent(current);
   else $('recent').replaceChildren(el('p', { class: 'muted' }, '—'));
 }
 
@@ -120,7 +128,7 @@ function scheduleRender() {
     .catch(showError);
 }
 
-const WATCHED = ['active', 'auth', 'me', 'lastNotice'];
+const WATCHED = ['active', 'me', 'lastNotice']; // not auth: a silent token refresh changes nothing shown
 const sessionChanged = chrome.storage.session.onChanged ?? null;
 const onChanged = (changes) => {
   if (WATCHED.some((k) => k in changes)) scheduleRender();
