@@ -75,10 +75,14 @@ async function replaced(old, by) {
   );
 }
 
-/** The replaced impersonation whose tab this is, while it shows that application. */
+/**
+ * The replaced impersonation whose tab this is, while it shows that application (or any
+ * page, when it was replaced before it landed anywhere).
+ */
 async function replacedIn(tabId, origin) {
   const { replaced: all = {} } = await chrome.storage.session.get('replaced');
-  return Object.values(all).find((r) => r.tabId === tabId && r.origin === origin && Date.now() - r.at <= REPLACED_KEEP_MS) ?? null;
+  const here = (r) => r.tabId === tabId && (r.origin === origin || r.origin === null);
+  return Object.values(all).find((r) => here(r) && Date.now() - r.at <= REPLACED_KEEP_MS) ?? null;
 }
 
 /** The active impersonation in a tab, if any. */
