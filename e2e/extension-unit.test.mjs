@@ -21,12 +21,21 @@ describe('extractUserUuid', () => {
     ['link first', { linkUrl: `https://admin.example/users/${A}`, selectionText: B, pageUrl: `https://admin.example/u/${B}` }, A, 'link'],
     ['selection when the link has none', { linkUrl: 'https://admin.example/users', selectionText: `user ${B} here`, pageUrl: 'https://admin.example/' }, B, 'selection'],
     ['page address last', { pageUrl: `https://admin.example/users/${A.toUpperCase()}?tab=1` }, A, 'page'],
-    ['first of several', { selectionText: `${B} and ${A}` }, B, 'selection'],
     ['query parameter', { linkUrl: `https://admin.example/show?id=${A}&x=1` }, A, 'link'],
   ];
   for (const [name, click, uuid, source] of cases) {
-    test(name, () => assert.deepEqual(extractUserUuid(click), { uuid, source }));
+    test(name, () => assert.deepEqual(extractUserUuid(click), { uuid, source, candidates: [uuid] }));
   }
+
+  test('several UUIDs: no guess, every one a candidate, in order, once each', () => {
+    assert.deepEqual(extractUserUuid({ selectionText: `${B} and ${A} and ${B.toUpperCase()}` }), { uuid: null, source: 'selection', candidates: [B, A] });
+    assert.deepEqual(extractUserUuid({ linkUrl: `https://admin.example/orgs/${B}/users/${A}`, selectionText: A }), {
+      uuid: null,
+      source: 'link',
+      candidates: [B, A],
+    });
+    assert.deepEqual(extractUserUuid({ linkUrl: `https://admin.example/users/${A}?back=/users/${A}` }).candidates, [A], 'the same UUID twice is one');
+  });
 
   test('nothing found says where it looked', () => {
     assert.deepEqual(extractUserUuid({ linkUrl: 'https://admin.example/users/42', pageUrl: 'https://admin.example/' }), {
@@ -38,6 +47,8 @@ describe('extractUserUuid', () => {
   test('not a UUID: too short, no dashes, or embedded in a longer hex run', () => {
     assert.equal(extractUserUuid({ selectionText: 'c55d7ef7-1618-4ebe-941d-14dd61aa5d4' }).uuid, null);
     assert.equal(extractUserUuid({ selectionText: 'c55d7ef716184ebe941d14dd61aa5d40' }).uuid, null);
+    assert.equal(extractUserUuid({ selectionText: `0${A}` }).uuid, null);
+    assert.equal(extractUserUuid({ selectionText: `${A}f` }).uuid, null);
   });
 
   test('a site pattern wins on its host only', () => {
@@ -45,7 +56,7 @@ describe('extractUserUuid', () => {
     assert.deepEqual(errors, []);
     const click = { linkUrl: `https://t.crm.example/customers/${B}/owner/${A}` };
     assert.equal(extractUserUuid({ ...click, pageUrl: 'https://t.crm.example/' }, patterns).uuid, A);
-    assert.equal(extractUserUuid({ ...click, pageUrl: 'https://other.example/' }, patterns).uuid, B);
+    assert.deepEqual(extractUserUuid({ ...click, pageUrl: 'https://other.example/' }, patterns).candidates, [B, A], 'elsewhere the admin chooses');
   });
 
   test('a site pattern whose group is not a UUID falls back to the generic search', () => {

@@ -10,16 +10,27 @@ import { settings } from './sw-settings.js';
 const SKEW_MS = 30_000; // refresh this long before the access token expires
 const SCOPE = 'openid profile email';
 
+const DISCOVERY_TIMEOUT_MS = 15_000;
+
 async function discover(issuer) {
+  const where = `${issuer}/.well-known/openid-configuration`;
   let res;
   try {
-    res = await fetch(`${issuer}/.well-known/openid-configuration`);
+    res = await fetch(where, { credentials: 'omit', cache: 'no-store', signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) });
   } catch {
     throw new ActasError('issuer-unreachable', 'Bare.ID unreachable', `Could not reach the issuer ${issuer}.`);
   }
-  if (!res.ok) throw new ActasError('issuer-failed', 'Bare.ID refused', `The issuer's discovery answered ${res.status}.`);
-  const d = await res.json();
+  if (!res.ok) {
+    throw new ActasError('issuer-failed', 'Bare.ID refused', `The issuer's discovery document ${where} answered ${res.status}: check the issuer (the realm URL, e.g. https://example.bare.id/realms/support).`);
+  }
+  const d = await res.json().catch(() => null);
+  if (!d || typeof d !== 'object') {
+    throw new ActasError('issuer-failed', 'Not a Bare.ID issuer', `${where} is not an OpenID Connect discovery document: check the issuer.`);
+  }
   if (d.issuer !== issuer) throw new ActasError('issuer-mismatch', 'Wrong issuer', `Discovery names ${d.issuer}, not ${issuer}.`);
+  for (const k of ['authorization_endpoint', 'token_endpoint']) {
+    if (!URL.canParse(d[k] ?? '')) throw new ActasError('issuer-failed', 'Not a Bare.ID issuer', `The issuer's discovery document has no ${k}.`);
+  }
   return d;
 }
 
@@ -111,6 +122,46 @@ async function authorize(s, issuer, d, interactive) {
     code_verifier: verifier,
   });
   await store(issuer, d.token_endpoint, body);
+}
+
+/**
+ * Checks, before the options are saved, that `issuerValue` is an OpenID Connect issuer
+ * and that its authorization endpoint accepts `clientId` with this extension's redirect
+ * URI. It asks as a sign-in would, without cookies and with prompt=none: a known client
+ * is redirected back (login_required, or a code nobody redeems), an unknown client or
+ * redirect URI gets Keycloak's error page (400).
+ */
+export async function checkSignInClient(issuerValue, clientId) {
+  const issuer = checkBaseUrl(issuerValue, 'The issuer');
+  const d = await discover(issuer);
+  const redirectUri = chrome.identity.getRedirectURL('oidc');
+  const { challenge } = await pkcePair();
+  const url = new URL(d.authorization_endpoint);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    scope: SCOPE,
+    state: randomString(16),
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    prompt: 'none',
+  }).toString();
+  let res;
+  try {
+    res = await fetch(url.href, { redirect: 'manual', credentials: 'omit', cache: 'no-store', signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS) });
+  } catch {
+    throw new ActasError('issuer-unreachable', 'Bare.ID unreachable', `Could not reach the issuer's authorization endpoint ${url.origin}${url.pathname}.`);
+  }
+  if (res.type === 'opaqueredirect' || res.ok) return { issuer };
+  if (res.status >= 400 && res.status < 500) {
+    throw new ActasError(
+      'client-not-accepted',
+      'Sign-in client not accepted',
+      `Bare.ID does not accept the sign-in client id "${clientId}" with this extension's sign-in redirect ${redirectUri}: check the client id, and that this client lists the redirect (shown below).`,
+    );
+  }
+  throw new ActasError('issuer-failed', 'Bare.ID refused', `The issuer's authorization endpoint answered ${res.status}.`);
 }
 
 /** Forgets the tokens (and the profile fetched with them). */

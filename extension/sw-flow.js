@@ -1,17 +1,17 @@
 // What a context-menu click does: find the user, ask for the reason when the Worker
 // requires one (or the admin chooses the application), mint, open, track.
 
-import { cleanLabel, linkTexts } from './lib/label.js';
-import { extractUserUuid, parseSitePatterns } from './lib/uuid.js';
+import { cleanLabel, linkTexts, uuidLinkTexts } from './lib/label.js';
+import { allUuids, extractUserUuid, parseSitePatterns } from './lib/uuid.js';
 import { randomString } from './lib/pkce.js';
 import { endImpersonation, mint } from './sw-api.js';
-import { MENU_CHOOSE, MENU_CLIENT, MENU_SIGN_IN, refreshProfile } from './sw-menu.js';
+import { MENU_CHOOSE, MENU_CLIENT, MENU_SIGN_IN, signInAndLoad } from './sw-menu.js';
 import { notify, notifyError } from './sw-notify.js';
 import { checkOpenMode, openImpersonation } from './sw-open.js';
 import { track } from './sw-sessions.js';
 import { settings } from './sw-settings.js';
 import { updateSession } from './sw-store.js';
-import { accessToken, signIn } from './sw-auth.js';
+import { accessToken } from './sw-auth.js';
 
 const REQUEST_TTL_MS = 10 * 60_000; // a reason window left open this long is stale
 const REASON_WINDOW = { width: 460, height: 560 };
@@ -20,13 +20,12 @@ const REASON_WINDOW = { width: 460, height: 560 };
 export async function onMenuClick(info, tab) {
   try {
     if (info.menuItemId === MENU_SIGN_IN) {
-      await signIn({ interactive: true });
-      await refreshProfile();
+      await signInAndLoad();
       return;
     }
     const s = await settings();
     const found = extractUserUuid(info, parseSitePatterns(s.sitePatterns).patterns);
-    if (!found.uuid) {
+    if (!found.candidates) {
       const where = found.looked.length ? found.looked.join(', ') : 'nothing to search';
       const site = info.pageUrl ? ` on ${new URL(info.pageUrl).host}` : '';
       await notify('No user id found', `actas looked for a user UUID in: ${where}${site}. Right-click a link or select text that contains the user's UUID, or add a site pattern in the options.`, 'no-uuid');
@@ -40,9 +39,12 @@ export async function onMenuClick(info, tab) {
     await accessToken(); // an expired sign-in is reported now, before any window opens
     const id = String(info.menuItemId);
     const clientId = id.startsWith(MENU_CLIENT) ? id.slice(MENU_CLIENT.length) : '';
+    const labels = await userLabels(info, tab, found);
     const request = {
-      userUuid: found.uuid,
-      userLabel: await userLabel(info, tab, found.uuid),
+      userUuid: found.uuid ?? '', // '' until the admin chooses among the candidates
+      userLabel: found.uuid ? labels[found.uuid] : '',
+      // Several UUIDs and nothing to decide between them: the reason window asks.
+      candidates: found.uuid ? [] : found.candidates.map((uuid) => ({ uuid, label: labels[uuid] })),
       tabHost: info.pageUrl ? new URL(info.pageUrl).host : '',
       clientId,
       openMode: s.openMode,
@@ -52,7 +54,7 @@ export async function onMenuClick(info, tab) {
     // The reason window also confirms the first tab: it warns that a tab may replace the
     // admin's own Bare.ID session in this profile (once; see submitReason).
     const { tabModeWarned } = await chrome.storage.local.get('tabModeWarned');
-    if (me.reasonRequired || id === MENU_CHOOSE || !clientId || (s.openMode === 'tab' && !tabModeWarned)) {
+    if (!found.uuid || me.reasonRequired || id === MENU_CHOOSE || !clientId || (s.openMode === 'tab' && !tabModeWarned)) {
       return { outcome: 'reason', requestId: await askReason(request) };
     }
     return await impersonate(request);
@@ -63,20 +65,42 @@ export async function onMenuClick(info, tab) {
 }
 
 /**
- * The user's name as the admin tool shows it: Firefox passes the link's text; elsewhere
- * it is read from the page (the click grants activeTab). '' when there is none.
+ * What the admin tool calls each UUID the click found: {uuid: label}, '' where it says
+ * nothing certain. A name is only ever taken from a link that holds that one UUID and no
+ * other: the right-clicked link's text when it is such a link (Firefox passes the text
+ * with the click; elsewhere it is read from the page, which the click's activeTab
+ * allows), else the texts of such links elsewhere on the page.
  */
-async function userLabel(info, tab, uuid) {
-  if (!info.linkUrl) return '';
+async function userLabels(info, tab, found) {
+  const labels = Object.fromEntries(found.candidates.map((u) => [u, '']));
+  const linkHolds = allUuids(info.linkUrl);
+  if (found.source === 'link' && found.uuid && linkHolds.length === 1 && linkHolds[0] === found.uuid) {
+    labels[found.uuid] = await clickedLinkLabel(info, tab, found.uuid);
+    return labels;
+  }
+  if (found.source === 'page') return labels; // the page's own address: no link to read
+  const texts = await inPage(tab, info, uuidLinkTexts, [found.candidates]);
+  for (const u of found.candidates) {
+    labels[u] = (Array.isArray(texts?.[u]) ? texts[u] : []).map((t) => cleanLabel(t, u)).find(Boolean) ?? '';
+  }
+  return labels;
+}
+
+async function clickedLinkLabel(info, tab, uuid) {
   if (typeof info.linkText === 'string') return cleanLabel(info.linkText, uuid);
-  if (tab?.id === undefined) return '';
+  const texts = await inPage(tab, info, linkTexts, [info.linkUrl]);
+  return (Array.isArray(texts) ? texts : []).map((t) => cleanLabel(t, uuid)).find(Boolean) ?? '';
+}
+
+/** Runs func in the clicked frame; null without access to the page (the UUID alone). */
+async function inPage(tab, info, func, args) {
+  if (tab?.id === undefined) return null;
   try {
     const target = { tabId: tab.id, frameIds: [info.frameId ?? 0] };
-    const [res] = await chrome.scripting.executeScript({ target, func: linkTexts, args: [info.linkUrl] });
-    const texts = Array.isArray(res?.result) ? res.result : [];
-    return texts.map((t) => cleanLabel(t, uuid)).find(Boolean) ?? '';
+    const [res] = await chrome.scripting.executeScript({ target, func, args });
+    return res?.result ?? null;
   } catch {
-    return ''; // no access to this page: the UUID alone
+    return null;
   }
 }
 
@@ -111,15 +135,24 @@ export async function dropRequest(requestId) {
   });
 }
 
-/** The reason window's submit: {requestId, clientId, reason, openMode}. */
-export async function submitReason({ requestId, clientId, reason, openMode }) {
+/** The reason window's submit: {requestId, clientId, reason, openMode, userUuid}. */
+export async function submitReason({ requestId, clientId, reason, openMode, userUuid }) {
   const request = await pendingRequest(requestId);
   if (!request) throw new Error('This request is no longer open: right-click the user again.');
   const mode = openMode || request.openMode;
-  const done = await impersonate({ ...request, clientId: clientId || request.clientId, reason, openMode: mode });
+  const user = chosenUser(request, userUuid);
+  const done = await impersonate({ ...request, ...user, clientId: clientId || request.clientId, reason, openMode: mode });
   if (mode === 'tab') await chrome.storage.local.set({ tabModeWarned: true }); // the warning was seen
   await dropRequest(requestId); // kept until it worked, so the admin can fix the reason and retry
   return done;
+}
+
+/** The user a request is for: its own, or the candidate the admin chose (with that one's label only). */
+function chosenUser(request, userUuid) {
+  if (!request.candidates?.length) return { userUuid: request.userUuid, userLabel: request.userLabel };
+  const chosen = request.candidates.find((c) => c.uuid === String(userUuid ?? '').toLowerCase());
+  if (!chosen) throw new Error('Choose which user to act as: the link names several.');
+  return { userUuid: chosen.uuid, userLabel: chosen.label };
 }
 
 /** Mints at the Worker, opens the chosen way, and tracks it for the banner. */

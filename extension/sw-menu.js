@@ -3,7 +3,8 @@
 // storage.session (the profile fetched at sign-in), never from worker globals.
 
 import { getClients, getMe } from './sw-api.js';
-import { isSignedIn } from './sw-auth.js';
+import { isSignedIn, signIn, signOut } from './sw-auth.js';
+import { clearNotice } from './sw-notify.js';
 
 export const MENU_ROOT = 'actas';
 export const MENU_SIGN_IN = 'actas:sign-in';
@@ -63,4 +64,21 @@ export async function refreshProfile() {
     },
   });
   await buildMenus();
+}
+
+/**
+ * Signs the admin in and fetches what the Worker lets them do. A sign-in the Worker
+ * refuses (or cannot confirm) is not kept: its tokens are dropped at once, so that
+ * storage.session never holds tokens of an admin the popup does not show as signed in.
+ */
+export async function signInAndLoad() {
+  await signIn({ interactive: true });
+  try {
+    await refreshProfile();
+  } catch (err) {
+    await signOut();
+    await buildMenus();
+    throw err;
+  }
+  await clearNotice(); // an earlier notice was about someone else's attempt
 }

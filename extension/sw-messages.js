@@ -3,10 +3,10 @@
 // we treat as hostile, may only read its own tab's banner state and End it.
 
 import { listImpersonations } from './sw-api.js';
-import { isSignedIn, signIn, signOut } from './sw-auth.js';
+import { checkSignInClient, isSignedIn, signOut } from './sw-auth.js';
 import { dropRequest, pendingRequest, submitReason } from './sw-flow.js';
-import { refreshProfile } from './sw-menu.js';
-import { notifyError } from './sw-notify.js';
+import { refreshProfile, signInAndLoad } from './sw-menu.js';
+import { clearNotice, currentNotice, notifyError } from './sw-notify.js';
 import { takeHandoff } from './sw-open.js';
 import { bannerState, byTab, end, endAll, list, showBanner } from './sw-sessions.js';
 import { loadSettings, saveSettings } from './sw-settings.js';
@@ -23,21 +23,22 @@ function fromOurContentScript(sender) {
 
 const pageOps = {
   async status() {
-    const [{ me, lastNotice }, signedIn, active] = await Promise.all([
-      chrome.storage.session.get(['me', 'lastNotice']),
+    const [{ me }, lastNotice, signedIn, active] = await Promise.all([
+      chrome.storage.session.get('me'),
+      currentNotice(),
       isSignedIn(),
       list(),
     ]);
     return { signedIn, me: me ?? null, lastNotice: lastNotice ?? null, active };
   },
   async signIn() {
-    await signIn({ interactive: true });
-    await refreshProfile();
+    await signInAndLoad();
     return pageOps.status();
   },
   async signOut() {
     await endAll('signed-out'); // while the ends can still be recorded under this sign-in
     await signOut();
+    await clearNotice();
     await refreshProfile();
     return pageOps.status();
   },
@@ -49,6 +50,7 @@ const pageOps = {
   cancelRequest: ({ requestId }) => dropRequest(requestId),
   submitReason: (msg) => submitReason(msg),
   loadSettings: () => loadSettings(),
+  checkSignInClient: ({ issuer, clientId }) => checkSignInClient(issuer, clientId),
   async saveSettings({ changes }) {
     await saveSettings(changes);
     return loadSettings();
@@ -57,11 +59,7 @@ const pageOps = {
 };
 
 const contentOps = {
-  async bannerState(_msg, sender) {
-    const imp = await byTab(sender.tab.id);
-    if (!imp || new URL(sender.url).origin !== imp.origin) return null;
-    return bannerState(imp);
-  },
+  bannerState: (_msg, sender) => bannerState(sender.tab.id, new URL(sender.url).origin),
   async bannerEnd(_msg, sender) {
     const imp = await byTab(sender.tab.id);
     if (!imp || new URL(sender.url).origin !== imp.origin) return { ended: false };

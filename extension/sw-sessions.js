@@ -1,5 +1,10 @@
 // Impersonations opened from this browser: which tab each landed in, the banner there,
 // the time box, and End. Kept in storage.session (no tokens), keyed by audit id.
+//
+// One cookie jar holds one Bare.ID session per realm: a new impersonation that lands in
+// the same jar and realm as an open one takes that session over. The earlier one is
+// then ended (recorded with the Worker) and kept as "replaced" for its tab, whose banner
+// says so instead of naming a user the page no longer belongs to.
 
 import { endImpersonation } from './sw-api.js';
 import { notify } from './sw-notify.js';
@@ -7,6 +12,7 @@ import { settings } from './sw-settings.js';
 import { updateSession } from './sw-store.js';
 
 const ALARM_PREFIX = 'actas-end:';
+const REPLACED_KEEP_MS = 8 * 60 * 60_000; // the longest time box: then the tab is long stale
 
 async function all() {
   return (await chrome.storage.session.get('active')).active ?? {};
@@ -22,10 +28,61 @@ export async function track(imp) {
   const { sessionMinutes } = await settings();
   const startedAt = Date.now();
   const endsAt = startedAt + sessionMinutes * 60_000;
-  await update((active) => {
+  const earlier = await update((active) => {
+    const same = Object.values(active).filter((a) => sameSession(a, imp));
+    for (const a of same) delete active[a.id];
     active[imp.id] = { ...imp, startedAt, endsAt, origin: null };
+    return { value: same };
   });
   await chrome.alarms.create(ALARM_PREFIX + imp.id, { when: endsAt });
+  for (const old of earlier) await replaced(old, imp);
+}
+
+/** The cookie jar an impersonation's session lives in. */
+function jarOf(imp) {
+  if (imp.mode === 'container') return `container:${imp.cookieStoreId}`;
+  return imp.incognito ? 'private' : 'profile'; // private windows share one jar
+}
+
+/** Whether two impersonations hold the same Bare.ID session (same jar, same realm). */
+function sameSession(a, b) {
+  return jarOf(a) === jarOf(b) && String(a.realm) === String(b.realm);
+}
+
+/**
+ * `old`'s session was taken over by `by`: the end is recorded with the Worker (no sign
+ * out: the session is `by`'s now), its tab's banner says it was replaced.
+ */
+async function replaced(old, by) {
+  await chrome.alarms.clear(ALARM_PREFIX + old.id);
+  await updateSession('replaced', (all) => {
+    for (const [k, v] of Object.entries(all)) if (Date.now() - v.at > REPLACED_KEEP_MS) delete all[k];
+    all[old.id] = { tabId: old.tabId, origin: old.origin, at: Date.now() };
+  });
+  let recorded = true;
+  try {
+    await endImpersonation(old.id);
+  } catch (err) {
+    recorded = err.kind === 'impersonation-not-active';
+  }
+  await chrome.tabs.sendMessage(old.tabId, { op: 'actasBannerChanged' }).catch(() => {}); // no banner there: nothing to update
+  const who = (i) => (i.userLabel ? `${i.userLabel} (${i.userUuid})` : i.userUuid);
+  await notify(
+    'Impersonation replaced',
+    `Acting as ${who(old)} in ${old.app} ended: the impersonation of ${who(by)} in this browser profile took over its Bare.ID session.` +
+      (recorded ? '' : ' The Worker did not record the end.'),
+    'replaced',
+  );
+}
+
+/**
+ * The replaced impersonation whose tab this is, while it shows that application (or any
+ * page, when it was replaced before it landed anywhere).
+ */
+async function replacedIn(tabId, origin) {
+  const { replaced: all = {} } = await chrome.storage.session.get('replaced');
+  const here = (r) => r.tabId === tabId && (r.origin === origin || r.origin === null);
+  return Object.values(all).find((r) => here(r) && Date.now() - r.at <= REPLACED_KEEP_MS) ?? null;
 }
 
 /** The active impersonation in a tab, if any. */
@@ -45,8 +102,12 @@ export async function list() {
 export async function onTabUpdated(tabId, change, tab) {
   if (change.status !== 'complete' || !tab.url || !/^https?:/.test(tab.url)) return;
   const tracked = await byTab(tabId);
-  if (!tracked || (await onTheWay(tab.url, tracked))) return;
   const origin = new URL(tab.url).origin;
+  if (!tracked) {
+    if (await replacedIn(tabId, origin)) await injectBanner(tabId); // it says: replaced
+    return;
+  }
+  if (await onTheWay(tab.url, tracked)) return;
   const show = await update((active) => {
     const imp = Object.values(active).find((a) => a.tabId === tabId);
     if (!imp) return { write: false, value: false }; // ended meanwhile
@@ -90,9 +151,18 @@ export async function showBanner(id) {
   return injectBanner(imp.tabId);
 }
 
-/** What the banner shows; nothing secret. */
-export function bannerState(imp) {
-  return { userUuid: imp.userUuid, userLabel: imp.userLabel ?? '', app: imp.app, reason: imp.reason, endsAt: imp.endsAt };
+/**
+ * What the banner in `tab` shows, for a page of `origin`; nothing secret. Null when no
+ * impersonation landed there; {replaced: true} (and no name) when a later one took its
+ * session over.
+ */
+export async function bannerState(tabId, origin) {
+  const imp = await byTab(tabId);
+  if (imp) {
+    if (origin !== imp.origin) return null;
+    return { userUuid: imp.userUuid, userLabel: imp.userLabel ?? '', app: imp.app, reason: imp.reason, endsAt: imp.endsAt };
+  }
+  return (await replacedIn(tabId, origin)) ? { replaced: true } : null;
 }
 
 /**
@@ -189,6 +259,12 @@ export async function onAlarm(alarm) {
 export async function onTabRemoved(tabId) {
   const imp = await byTab(tabId);
   if (imp && imp.mode !== 'tab') await end(imp.id, 'closed');
+  const { replaced: all } = await chrome.storage.session.get('replaced');
+  if (Object.values(all ?? {}).some((r) => r.tabId === tabId)) {
+    await updateSession('replaced', (r) => {
+      for (const [k, v] of Object.entries(r)) if (v.tabId === tabId) delete r[k];
+    });
+  }
 }
 
 /** Ends every open impersonation (before signing out of actas, while the end can still be recorded). */

@@ -1,6 +1,8 @@
 // Settings: enterprise policy (storage.managed) wins over what the admin set in the
 // options page (storage.sync), which wins over the defaults. Nothing here is secret.
 
+import { checkSettings } from './lib/settingscheck.js';
+
 export const OPEN_MODES = ['tab', 'incognito', 'container'];
 
 export const DEFAULTS = {
@@ -46,10 +48,15 @@ export async function settings() {
   return (await loadSettings()).values;
 }
 
-/** Saves what the admin changed, except locked values. */
+/**
+ * Saves what the admin changed, except locked values; refuses (saving nothing) when a
+ * value fails the checks every later use would apply.
+ */
 export async function saveSettings(changes) {
   const { locked } = await loadSettings();
-  const toSave = {};
-  for (const k of KEYS) if (k in changes && !locked.includes(k)) toSave[k] = changes[k];
-  await chrome.storage.sync.set(toSave);
+  const toCheck = {};
+  for (const k of KEYS) if (k in changes && !locked.includes(k)) toCheck[k] = changes[k];
+  const { values, errors } = checkSettings(toCheck);
+  if (errors.length) throw new Error(errors.map((e) => e.message).join('. '));
+  await chrome.storage.sync.set(values);
 }

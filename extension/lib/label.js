@@ -29,3 +29,21 @@ export function linkTexts(href) {
   }
   return out;
 }
+
+/**
+ * Runs in the admin tool's page (isolated world) when a click names several UUIDs: for
+ * each, the texts of the page's links that hold that UUID and no other, which is what
+ * the page says about it. A link holding several UUIDs says nothing certain about any
+ * one of them, so its text is never taken. Self-contained, as executeScript requires.
+ */
+export function uuidLinkTexts(uuids) {
+  const re = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+  const out = Object.fromEntries(uuids.map((u) => [u, []]));
+  for (const a of document.querySelectorAll('a[href]')) {
+    const found = new Set((a.href.match(re) ?? []).map((u) => u.toLowerCase()));
+    if (found.size !== 1) continue;
+    const [u] = found;
+    if (out[u] && out[u].length < 10) out[u].push(a.textContent ?? '');
+  }
+  return out;
+}

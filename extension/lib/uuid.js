@@ -1,5 +1,7 @@
-// Finding the user a right-click names: the first UUID in the link, the selection or the
-// page address, in that order, unless a per-site pattern says how that tool encodes users.
+// Finding the user a right-click names: the UUID in the link, the selection or the page
+// address, in that order, unless a per-site pattern says how that tool encodes users.
+// When the first place holding a UUID holds several (/orgs/<org>/users/<user>) and no
+// pattern decides, all of them are candidates: the admin chooses, actas never guesses.
 
 /** Any RFC 4122-shaped UUID (any version), case-insensitive. */
 export const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
@@ -42,6 +44,22 @@ function hostOf(u) {
   }
 }
 
+/** The distinct UUIDs in text, lower case, in order of appearance. */
+export function allUuids(text) {
+  const re = new RegExp(UUID_RE.source, 'gi');
+  const exact = new RegExp(`^${UUID_RE.source}$`, 'i');
+  const out = [];
+  for (const m of String(text ?? '').matchAll(re)) {
+    // not cut out of a longer run of hex digits (that is no UUID)
+    const before = m.index > 0 ? m.input[m.index - 1] : '';
+    const after = m.input[m.index + m[0].length] ?? '';
+    if (/[0-9a-f]/i.test(before) || /[0-9a-f]/i.test(after)) continue;
+    const u = m[0].toLowerCase();
+    if (exact.test(u) && !out.includes(u)) out.push(u);
+  }
+  return out;
+}
+
 function firstUuid(text, re) {
   if (!text) return null;
   const m = (re ?? UUID_RE).exec(String(text));
@@ -54,8 +72,10 @@ function firstUuid(text, re) {
 /**
  * The user UUID a context-menu click names. `click` holds linkUrl, selectionText and
  * pageUrl (any may be missing). Site patterns for the page's host are tried on each
- * source before the generic UUID search. Returns {uuid, source} or {uuid: null, looked}
- * with the places searched, for the notification.
+ * source before the generic UUID search. Returns {uuid, source, candidates}: candidates
+ * are the UUIDs to choose from, [uuid] when one is certain; with several, uuid is null
+ * and the admin picks one. Nothing found: {uuid: null, looked} with the places searched,
+ * for the notification.
  */
 export function extractUserUuid(click, sitePatterns = []) {
   const host = hostOf(click.pageUrl);
@@ -69,10 +89,11 @@ export function extractUserUuid(click, sitePatterns = []) {
     if (!text) continue;
     for (const p of site) {
       const uuid = firstUuid(text, p.re);
-      if (uuid) return { uuid, source };
+      if (uuid) return { uuid, source, candidates: [uuid] };
     }
-    const uuid = firstUuid(text);
-    if (uuid) return { uuid, source };
+    const candidates = allUuids(text);
+    if (candidates.length === 1) return { uuid: candidates[0], source, candidates };
+    if (candidates.length > 1) return { uuid: null, source, candidates };
   }
   return { uuid: null, looked: sources.filter(([, t]) => t).map(([s]) => s) };
 }

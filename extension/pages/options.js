@@ -1,5 +1,6 @@
 // The options page: settings (locked when IT pushes them by policy), host access for the
 // configured Worker and issuer (asked at run time), and what the Worker admin needs.
+import { checkSettings } from '../lib/settingscheck.js';
 import { originPattern } from '../lib/urlcheck.js';
 import { call } from './common.js';
 
@@ -45,22 +46,37 @@ $('form').addEventListener('submit', async (ev) => {
   $('error').textContent = '';
   $('saved').textContent = '';
   const changes = {};
-  for (const k of FIELDS) if (!$(k).disabled) changes[k] = k === 'sessionMinutes' ? Number($(k).value) : $(k).value.trim();
+  for (const k of FIELDS) if (!$(k).disabled) changes[k] = $(k).value;
+  // Checked before anything else, and without waiting, so that the permission prompt
+  // below still counts as part of the click.
+  const { values, errors } = checkSettings(changes);
+  for (const k of FIELDS) $(k).removeAttribute('aria-invalid');
+  if (errors.length) {
+    for (const e of errors) $(e.field).setAttribute('aria-invalid', 'true');
+    $('error').textContent = errors.map((e) => e.message).join('. ') + '.';
+    return;
+  }
+  const effective = (k) => values[k] ?? $(k).value.trim();
   try {
     const missing = [];
     for (const k of ['workerUrl', 'issuer']) {
-      const o = $(k).value && originPattern($(k).value);
-      if (o && !granted.includes(o) && !missing.includes(o)) missing.push(o);
+      const o = originPattern(effective(k));
+      if (!granted.includes(o) && !missing.includes(o)) missing.push(o);
     }
     // Asked for first thing in the click, which is what lets the browser show its prompt.
     if (missing.length && !(await chrome.permissions.request({ origins: missing }))) {
       throw new Error('Without access to the Worker and the issuer, actas cannot sign in or call the Worker.');
     }
     granted.push(...missing);
-    await call('saveSettings', { changes });
+    if ('issuer' in values || 'clientId' in values) {
+      $('saved').textContent = 'Checking the issuer…';
+      await call('checkSignInClient', { issuer: effective('issuer'), clientId: effective('clientId') });
+    }
+    await call('saveSettings', { changes: values });
     $('saved').textContent = 'Saved.';
     await call('refreshProfile').catch(() => {});
   } catch (err) {
+    $('saved').textContent = '';
     $('error').textContent = err.message;
   }
 });

@@ -1,5 +1,7 @@
 // The toolbar popup: signed-in state, the open impersonations with End, the last ones
-// from the audit trail, and the last notice.
+// from the audit trail, and the last notice while it is fresh. It renders again whenever
+// storage.session changes (an End from a banner, an alarm, a sign-out elsewhere), so it
+// never shows an impersonation that has ended.
 import { call, duration, el, shortUuid } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -21,9 +23,13 @@ function account(status) {
   );
 }
 
+let noticeTimer;
+
 function notice(status) {
   const n = status.lastNotice;
-  $('notice').replaceChildren(n ? el('div', { class: 'card' }, el('strong', {}, n.title), el('div', { class: 'muted' }, n.message)) : '');
+  $('notice').replaceChildren(n ? el('div', { class: 'card', id: 'last-notice' }, el('strong', {}, n.title), el('div', { class: 'muted' }, n.message)) : '');
+  clearTimeout(noticeTimer);
+  if (n?.expiresAt) noticeTimer = setTimeout(scheduleRender, Math.max(0, n.expiresAt - Date.now()) + 50);
 }
 
 const MODES = { tab: 'tab', incognito: 'private window', container: 'container' };
@@ -44,7 +50,10 @@ async function withAccess(active) {
 }
 
 function active(status) {
-  if (!status.active.length) return;
+  if (!status.active.length) {
+    $('active').replaceChildren(el('p', { class: 'muted' }, 'No impersonation open.'));
+    return;
+  }
   $('active').replaceChildren(
     ...status.active.map((imp) =>
       el(
@@ -60,9 +69,10 @@ function active(status) {
   );
 }
 
-async function recent() {
+async function recent(current) {
   try {
     const { items } = await call('recent');
+    if (!current()) return;
     if (!items.length) return;
     $('recent').replaceChildren(
       el('table', {}, ...items.map((r) =>
@@ -73,27 +83,57 @@ async function recent() {
           el('td', {}, r.endedAt ? 'ended' : r.outcome)))),
     );
   } catch (err) {
-    $('recent').replaceChildren(el('p', { class: 'muted' }, err.message));
+    if (current()) $('recent').replaceChildren(el('p', { class: 'muted' }, err.message));
   }
 }
 
 async function act(op, args) {
+  $('error').textContent = '';
   try {
     await call(op, args);
   } catch (err) {
-    $('notice').replaceChildren(el('div', { class: 'card error' }, err.message));
+    $('error').textContent = err.message;
     return;
   }
   await render();
 }
 
+// Renders overlap (a change arrives while one waits for the service worker): only the
+// newest may write, or an older answer would bring back what has just ended.
+let generation = 0;
+
 async function render() {
+  const mine = ++generation;
+  const current = () => mine === generation;
   const status = await call('status');
   status.active = await withAccess(status.active);
+  if (!current()) return;
   account(status);
   notice(status);
   active(status);
-  if (status.signedIn) await recent();
+  if (status.signedIn) await recent(current);
+  else $('recent').replaceChildren(el('p', { class: 'muted' }, '—'));
 }
 
-render().catch((err) => $('notice').replaceChildren(el('p', { class: 'error' }, err.message)));
+const showError = (err) => ($('error').textContent = err.message);
+
+// Changes come in bursts (End writes several keys): one render for each burst.
+let pending = null;
+function scheduleRender() {
+  pending ??= new Promise((resolve) => setTimeout(resolve, 50))
+    .then(() => {
+      pending = null;
+      return render();
+    })
+    .catch(showError);
+}
+
+const WATCHED = ['active', 'me', 'lastNotice']; // not auth: a silent token refresh changes nothing shown
+const sessionChanged = chrome.storage.session.onChanged ?? null;
+const onChanged = (changes) => {
+  if (WATCHED.some((k) => k in changes)) scheduleRender();
+};
+if (sessionChanged) sessionChanged.addListener(onChanged);
+else chrome.storage.onChanged.addListener((changes, area) => area === 'session' && onChanged(changes));
+
+render().catch(showError);

@@ -1,6 +1,6 @@
 // The reason window: shows who and where, asks why, remembers recent ticket ids (never
 // anything else) in storage.local.
-import { call } from './common.js';
+import { call, el } from './common.js';
 
 const RECENT_MAX = 8;
 const TICKET_RE = /^[A-Z][A-Z0-9]*-\d+/; // what is worth remembering: the ticket id only
@@ -25,6 +25,26 @@ function check(reason, me) {
   return '';
 }
 
+/**
+ * Several UUIDs and nothing to decide between them: one choice each, with what the page
+ * says about that UUID beside it, and none chosen until the admin does.
+ */
+function showCandidates(candidates, namedBy) {
+  $('choose').hidden = false;
+  for (const c of candidates) {
+    $('candidates').append(
+      el('label', { class: 'choice' },
+        el('input', { type: 'radio', name: 'user', value: c.uuid }),
+        el('span', {},
+          c.label ? el('strong', {}, c.label) : el('span', { class: 'muted' }, 'no name on the page'),
+          ' ', el('span', { class: 'muted' }, c.label ? namedBy : ''),
+          el('div', { class: 'mono' }, c.uuid))),
+    );
+  }
+}
+
+const chosenUser = () => document.querySelector('input[name=user]:checked')?.value ?? '';
+
 async function main() {
   const [request, status] = await Promise.all([call('pendingRequest', { requestId }), call('status')]);
   if (!request || !status.me) {
@@ -33,10 +53,15 @@ async function main() {
     return;
   }
   const me = status.me;
-  $('user').textContent = request.userUuid;
-  if (request.userLabel) {
-    $('user-label').textContent = request.userLabel;
-    $('user-label-source').textContent = request.tabHost ? `as ${request.tabHost} names them` : 'as the page names them';
+  const namedBy = request.tabHost ? `as ${request.tabHost} names them` : 'as the page names them';
+  if (request.candidates?.length) {
+    showCandidates(request.candidates, namedBy);
+  } else {
+    $('user').textContent = request.userUuid;
+    if (request.userLabel) {
+      $('user-label').textContent = request.userLabel;
+      $('user-label-source').textContent = namedBy;
+    }
   }
   $('actor').textContent = me.actor;
   for (const c of me.clients) $('client').append(new Option(`${c.name} (${c.clientId})`, c.clientId, false, c.clientId === request.clientId));
@@ -67,13 +92,13 @@ async function main() {
   $('form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const reason = $('reason').value;
-    const problem = check(reason, me);
+    const problem = request.candidates?.length && !chosenUser() ? 'Choose which user to act as.' : check(reason, me);
     $('error').textContent = problem;
     if (problem) return;
     $('go').disabled = true;
     try {
       await rememberTicket(reason);
-      await call('submitReason', { requestId, clientId: $('client').value, reason, openMode: $('mode').value });
+      await call('submitReason', { requestId, clientId: $('client').value, reason, openMode: $('mode').value, userUuid: chosenUser() });
       window.close();
     } catch (err) {
       $('error').textContent = err.message;
