@@ -352,6 +352,10 @@ func (s *server) showLogin(w http.ResponseWriter, req authRequest) {
 	}
 	formToken, cookie := s.signin.newForm(req, s.now())
 	http.SetCookie(w, s.loginCSRFCookie(cookie, int(loginFormTTL/time.Second)))
+	// Browsers send "Origin: null" on a form post from a page whose policy is
+	// no-referrer, which handleLoginAction refuses; same-origin lets the
+	// emulator's own origin through and still sends nothing to other sites.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	// The form posts here, and its answer redirects to the client: both
 	// must be allowed as form actions, or browsers block the redirect.
 	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' " + origin +

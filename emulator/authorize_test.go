@@ -33,6 +33,11 @@ func TestCodeFlowInteractive(t *testing.T) {
 	if rec.Header().Get("Cache-Control") != "no-store" {
 		t.Error("login page may be cached")
 	}
+	// Under no-referrer, browsers post the form with "Origin: null", which the
+	// login action refuses as cross-site.
+	if rp := rec.Header().Get("Referrer-Policy"); rp != "same-origin" {
+		t.Errorf("login page Referrer-Policy = %q, want same-origin", rp)
+	}
 
 	formToken, csrf := e.loginForm(authQuery(challenge))
 	post := formRequest("POST", testLoginPath, url.Values{"form": {formToken}, "username": {"ada"}})
