@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -44,16 +43,12 @@ var supportedScopes = []string{"openid", "profile", "email"}
 // pkceChallenge is an S256 code challenge: base64url of a SHA-256, unpadded.
 var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
-// LoginMode makes sign-in non-interactive for tests. The zero value shows
-// the login page.
+// LoginMode makes sign-in automatic for tests. The zero value shows the login
+// page.
 type LoginMode struct {
 	// AutoLogin, when set, signs every authorization request in as this
 	// seeded admin at once, without a page.
 	AutoLogin string `json:"autoLogin"`
-	// NonInteractive never shows the login page: a login_hint naming a
-	// seeded admin signs in as that admin, anything else without a session
-	// or AutoLogin is redirected with error=login_required.
-	NonInteractive bool `json:"nonInteractive"`
 }
 
 func (m LoginMode) validate(seed *Seed) error {
@@ -63,24 +58,6 @@ func (m LoginMode) validate(seed *Seed) error {
 		}
 	}
 	return nil
-}
-
-// loginSwitch holds the current login mode; safe for concurrent use.
-type loginSwitch struct {
-	mu sync.Mutex
-	m  LoginMode
-}
-
-func (s *loginSwitch) get() LoginMode {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.m
-}
-
-func (s *loginSwitch) set(m LoginMode) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m = m
 }
 
 // authRequest is a validated authorization request.
@@ -232,24 +209,10 @@ func (s *server) authFail(w http.ResponseWriter, r *http.Request, e *authError) 
 	http.Redirect(w, r, withQuery(e.redirect, q), http.StatusFound)
 }
 
-// authorize decides who signs in: a login_hint in non-interactive mode, the
-// auto-login admin, the browser's admin session (unless prompt asks for a
-// login), or else the login page.
+// authorize decides who signs in: the auto-login admin, the browser's admin
+// session (unless prompt asks for a login), or else the login page.
 func (s *server) authorize(w http.ResponseWriter, r *http.Request, req authRequest) {
-	mode := s.login.get()
-	fail := func(code, description string) {
-		s.authFail(w, r, &authError{code: code, description: description, redirect: req.RedirectURI, state: req.State})
-	}
-	switch {
-	case mode.NonInteractive && req.LoginHint != "":
-		admin, ok := s.seed.adminByUsername(req.LoginHint)
-		if !ok {
-			fail("login_required", "login_hint names no seeded admin (non-interactive mode)")
-			return
-		}
-		s.signIn(w, r, req, admin)
-		return
-	case mode.AutoLogin != "":
+	if mode := s.login.get(); mode.AutoLogin != "" {
 		admin, _ := s.seed.adminByUsername(mode.AutoLogin) // validated when set
 		s.signIn(w, r, req, admin)
 		return
@@ -259,14 +222,12 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request, req authReque
 		s.issueCode(w, r, req, sess)
 		return
 	}
-	switch {
-	case slices.Contains(req.Prompt, "none"):
-		fail("login_required", "no admin session and prompt=none")
-	case mode.NonInteractive:
-		fail("login_required", "non-interactive mode: send login_hint with a seeded admin's username")
-	default:
-		s.showLogin(w, req)
+	if slices.Contains(req.Prompt, "none") {
+		s.authFail(w, r, &authError{code: "login_required", description: "no admin session and prompt=none",
+			redirect: req.RedirectURI, state: req.State})
+		return
 	}
+	s.showLogin(w, req)
 }
 
 // signIn starts (or keeps) the browser's admin session for admin and
@@ -352,6 +313,10 @@ func (s *server) showLogin(w http.ResponseWriter, req authRequest) {
 	}
 	formToken, cookie := s.signin.newForm(req, s.now())
 	http.SetCookie(w, s.loginCSRFCookie(cookie, int(loginFormTTL/time.Second)))
+	// Browsers send "Origin: null" on a form post from a page whose policy is
+	// no-referrer, which handleLoginAction refuses; same-origin lets the
+	// emulator's own origin through and still sends nothing to other sites.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	// The form posts here, and its answer redirects to the client: both
 	// must be allowed as form actions, or browsers block the redirect.
 	csp := "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' " + origin +

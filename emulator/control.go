@@ -271,13 +271,12 @@ func jsonFieldNames(t reflect.Type) map[string]bool {
 	return m
 }
 
-// reset clears faults, counters, sessions, impersonation tokens, the admin
-// sign-in state (sessions, codes, refresh tokens) and the audit log, and
-// restores the sign-in mode given by flags. Signing keys stay, so access
-// tokens issued before stay valid.
+// reset clears faults, the sign-in mode, counters, sessions, impersonation
+// tokens, the admin sign-in state (sessions, codes, refresh tokens) and the
+// audit log. Signing keys stay, so access tokens issued before stay valid.
 func (s *server) reset() {
 	s.faults.set(Faults{})
-	s.login.set(s.loginDefault)
+	s.login.set(LoginMode{})
 	s.stats.reset()
 	s.grants.reset()
 	s.sessions.reset()

@@ -111,9 +111,6 @@ func TestRotateKeys(t *testing.T) {
 	if jwtPart(t, tr.AccessToken, 0)["alg"] != "ES256" || !e.verifies(tr.AccessToken) {
 		t.Error("admin token after ES256 rotation does not verify as ES256")
 	}
-	if rec := e.do(withBearer(httptest.NewRequest("GET", testUserinfo, nil), tr.AccessToken)); rec.Code != 200 {
-		t.Errorf("userinfo with an ES256 token: status %d", rec.Code)
-	}
 
 	for _, body := range []string{`{"alg":"HS256"}`, `{"dropold":true}`, `[]`, `{"dropOld":"yes"}`} {
 		if rec := e.control("POST", "/_control/rotate-keys", body); rec.Code != http.StatusBadRequest {
@@ -240,9 +237,6 @@ func TestControlTokens(t *testing.T) {
 	}
 	if rec := e.refresh(tr.RefreshToken); rec.Code != 200 {
 		t.Errorf("refresh of a control-API token: status %d", rec.Code)
-	}
-	if rec := e.do(withBearer(httptest.NewRequest("GET", testUserinfo, nil), tr.AccessToken)); rec.Code != 200 {
-		t.Errorf("userinfo: status %d", rec.Code)
 	}
 	for _, body := range []string{`{"username":"mallory"}`, `{}`, `{"user":"ada"}`, `{"username":"ada","clientId":"wiki"}`} {
 		if rec := e.control("POST", "/_control/tokens", body); rec.Code != http.StatusBadRequest {

@@ -123,26 +123,6 @@ func TestFaultSwitches(t *testing.T) {
 	}
 }
 
-func TestFaultsFromConfig(t *testing.T) {
-	seed, _ := loadSeed("")
-	keys, _ := newKeySet(testKey())
-	s, err := newServer(serverConfig{Seed: seed, PublicURL: testPublic, Keys: keys, Faults: Faults{TokenDown: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/_control/faults", nil))
-	if rec.Code != 403 { // httptest's default remote address is not loopback
-		t.Fatalf("status %d", rec.Code)
-	}
-	if !s.faults.get().TokenDown {
-		t.Error("configured fault not set")
-	}
-	if _, err := newServer(serverConfig{Seed: seed, PublicURL: testPublic, Keys: keys, Faults: Faults{MintStatus: 200}}); err == nil {
-		t.Error("mintStatus 200 accepted")
-	}
-}
-
 func TestControlFaultsAPI(t *testing.T) {
 	e := newTestEnv(t)
 	put := func(body string) *httptest.ResponseRecorder {

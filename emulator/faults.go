@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -45,37 +43,19 @@ func (f Faults) validate() error {
 	return nil
 }
 
-// faultSwitch holds the current faults; safe for concurrent use.
-type faultSwitch struct {
-	mu sync.Mutex
-	f  Faults
-}
-
-func (s *faultSwitch) get() Faults {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.f
-}
-
-func (s *faultSwitch) set(f Faults) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.f = f
-}
-
 // takeUnauthorizedOnce reports whether MintUnauthorizedOnce was set and
 // clears it, atomically, so that exactly one call sees it.
-func (s *faultSwitch) takeUnauthorizedOnce() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	on := s.f.MintUnauthorizedOnce
-	s.f.MintUnauthorizedOnce = false
+func takeUnauthorizedOnce(faults *guarded[Faults]) (on bool) {
+	faults.update(func(f *Faults) {
+		on = f.MintUnauthorizedOnce
+		f.MintUnauthorizedOnce = false
+	})
 	return on
 }
 
 // delay waits for the configured latency or until ctx ends.
-func (s *faultSwitch) delay(ctx context.Context) {
-	ms := s.get().LatencyMs
+func delay(ctx context.Context, faults *guarded[Faults]) {
+	ms := faults.get().LatencyMs
 	if ms <= 0 {
 		return
 	}
@@ -85,39 +65,4 @@ func (s *faultSwitch) delay(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// Stats are counters since start or the last reset.
-type Stats struct {
-	TokenRequests         int64 `json:"tokenRequests"`
-	MintRequests          int64 `json:"mintRequests"`
-	ImpersonationsStarted int64 `json:"impersonationsStarted"`
-	JWKSRequests          int64 `json:"jwksRequests"`
-	AuthorizeRequests     int64 `json:"authorizeRequests"`
-}
-
-type counters struct {
-	tokenRequests         atomic.Int64
-	mintRequests          atomic.Int64
-	impersonationsStarted atomic.Int64
-	jwksRequests          atomic.Int64
-	authorizeRequests     atomic.Int64
-}
-
-func (c *counters) snapshot() Stats {
-	return Stats{
-		TokenRequests:         c.tokenRequests.Load(),
-		MintRequests:          c.mintRequests.Load(),
-		ImpersonationsStarted: c.impersonationsStarted.Load(),
-		JWKSRequests:          c.jwksRequests.Load(),
-		AuthorizeRequests:     c.authorizeRequests.Load(),
-	}
-}
-
-func (c *counters) reset() {
-	c.tokenRequests.Store(0)
-	c.mintRequests.Store(0)
-	c.impersonationsStarted.Store(0)
-	c.jwksRequests.Store(0)
-	c.authorizeRequests.Store(0)
 }

@@ -91,7 +91,7 @@ func newTestEnvWith(t *testing.T, public string, seed *Seed) *testEnv {
 	t.Helper()
 	if seed == nil {
 		var err error
-		if seed, err = loadSeed(""); err != nil {
+		if seed, err = loadSeed(); err != nil {
 			t.Fatal(err)
 		}
 	}

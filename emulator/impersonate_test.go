@@ -191,38 +191,6 @@ func TestAppWithoutSession(t *testing.T) {
 	}
 }
 
-func TestChangePassword(t *testing.T) {
-	e := newTestEnv(t)
-	impersonated := sessionCookieOf(e.impersonate(e.mintOK().Token))
-	ownID := e.s.sessions.start(session{UserUUID: testBob, ClientID: "crm", Expires: e.clock.now().Add(time.Hour)}, e.clock.now())
-	own := &http.Cookie{Name: sessionCookie, Value: ownID}
-
-	tests := []struct {
-		name       string
-		cookie     *http.Cookie
-		wantStatus int
-		wantText   string
-	}{
-		{"impersonated", impersonated, 403, "not possible in an impersonated session"},
-		{"own session", own, 200, "Password changed"},
-		{"no session", nil, 403, "Sign in"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req := withCookie(formRequest("POST", "/apps/wiki/change-password", url.Values{"password": {"n3w"}}), tt.cookie)
-			rec := e.do(req)
-			if rec.Code != tt.wantStatus || !strings.Contains(rec.Body.String(), tt.wantText) {
-				t.Errorf("status %d, want %d with %q", rec.Code, tt.wantStatus, tt.wantText)
-			}
-		})
-	}
-	// A session of one's own shows no impersonation notice.
-	page := e.do(withCookie(httptest.NewRequest("GET", "/apps/crm/", nil), own)).Body.String()
-	if !strings.Contains(page, "Signed in as Bob Baker") || strings.Contains(page, "Impersonated session") {
-		t.Error("own session page is wrong")
-	}
-}
-
 func TestLogout(t *testing.T) {
 	const logout = "/realms/demo/protocol/openid-connect/logout"
 	tests := []struct {

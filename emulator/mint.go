@@ -33,10 +33,10 @@ type mintResponse struct {
 // client (404), then the answer, which the shape faults may replace.
 func (s *server) handleMint(w http.ResponseWriter, r *http.Request) {
 	s.stats.mintRequests.Add(1)
-	s.faults.delay(r.Context())
+	delay(r.Context(), &s.faults)
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxFormBytes))
 
-	if s.faults.takeUnauthorizedOnce() {
+	if takeUnauthorizedOnce(&s.faults) {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeAPIError(w, http.StatusUnauthorized, "unauthorized", "access token is not valid (fault injected)")
 		return

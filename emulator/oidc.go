@@ -35,7 +35,6 @@ type discovery struct {
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
-	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
@@ -56,7 +55,6 @@ func (s *server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		AuthorizationEndpoint:             oidc + "/auth",
 		TokenEndpoint:                     oidc + "/token",
 		JWKSURI:                           oidc + "/certs",
-		UserinfoEndpoint:                  oidc + "/userinfo",
 		EndSessionEndpoint:                oidc + "/logout",
 		GrantTypesSupported:               slices.Sorted(maps.Keys(s.grantTypes)),
 		ResponseTypesSupported:            []string{"code"},
@@ -100,7 +98,7 @@ func (s *server) writeOAuthError(w http.ResponseWriter, e *oauthError) {
 
 func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.stats.tokenRequests.Add(1)
-	s.faults.delay(r.Context())
+	delay(r.Context(), &s.faults)
 	if s.faults.get().TokenDown {
 		s.writeOAuthError(w, &oauthError{Code: "temporarily_unavailable",
 			Description: "token endpoint is down (fault injected)", status: http.StatusServiceUnavailable})

@@ -135,29 +135,6 @@ func (s *server) handleApp(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "app", data)
 }
 
-// handleChangePassword stands for the critical actions Bare.ID refuses in an
-// impersonated session: 403 then, 403 without a session, and a fake success
-// otherwise.
-func (s *server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.seed.client(r.PathValue("clientId"))
-	if !ok {
-		s.renderMessage(w, http.StatusNotFound, "Application not found", "There is no application with this client id.")
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	sess, ok := s.currentSession(r)
-	switch {
-	case !ok:
-		s.renderMessage(w, http.StatusForbidden, "Not signed in", "Sign in before changing a password.")
-	case sess.Impersonator != "":
-		s.renderMessage(w, http.StatusForbidden, "Not allowed in an impersonated session",
-			"Changing the password is not possible in an impersonated session (by service account "+sess.Impersonator+").")
-	default:
-		s.renderMessage(w, http.StatusOK, "Password changed",
-			"Your password for "+c.Name+" was changed (emulated: nothing was stored).")
-	}
-}
-
 type auditPage struct {
 	page
 	Events []AuditEvent
@@ -166,18 +143,4 @@ type auditPage struct {
 func (s *server) handleAuditHTML(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, http.StatusOK, "audit", auditPage{page: s.page("Audit log"), Events: s.audit.list()})
-}
-
-// auditJSON is the body of GET /audit.json.
-type auditJSON struct {
-	Events []AuditEvent `json:"events"`
-}
-
-func (s *server) handleAuditJSON(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	events := s.audit.list()
-	if events == nil {
-		events = []AuditEvent{}
-	}
-	writeJSON(w, http.StatusOK, auditJSON{Events: events})
 }

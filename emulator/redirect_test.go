@@ -45,7 +45,7 @@ func TestParseRedirectPattern(t *testing.T) {
 }
 
 func TestRedirectMatching(t *testing.T) {
-	seed, err := loadSeed("")
+	seed, err := loadSeed()
 	if err != nil {
 		t.Fatal(err)
 	}

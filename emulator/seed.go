@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 
@@ -91,17 +90,9 @@ var (
 	clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 )
 
-// loadSeed reads the seed from path, or the embedded default when path is "".
-func loadSeed(path string) (*Seed, error) {
-	data := defaultSeed
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("seed: %w", err)
-		}
-		data = b
-	}
-	return parseSeed(bytes.NewReader(data))
+// loadSeed reads the embedded seed (emulator/seed.json).
+func loadSeed() (*Seed, error) {
+	return parseSeed(bytes.NewReader(defaultSeed))
 }
 
 // parseSeed decodes and validates a seed. Unknown fields are errors so that

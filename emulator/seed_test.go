@@ -1,14 +1,12 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestDefaultSeed(t *testing.T) {
-	s, err := loadSeed("")
+	s, err := loadSeed()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,24 +31,6 @@ func TestDefaultSeed(t *testing.T) {
 	}
 	if !strings.Contains(strings.ToLower(s.Comment), "development") {
 		t.Error("seed _comment does not say the secrets are for development")
-	}
-}
-
-func TestSeedFromFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "seed.json")
-	content := strings.Replace(string(defaultSeed), `"realm": "demo"`, `"realm": "other"`, 1)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := loadSeed(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Realm != "other" {
-		t.Errorf("realm = %q", s.Realm)
-	}
-	if _, err := loadSeed(filepath.Join(t.TempDir(), "missing.json")); err == nil {
-		t.Error("missing file accepted")
 	}
 }
 
@@ -87,7 +67,7 @@ func TestSeedValidation(t *testing.T) {
 }
 
 func TestRelativeAndAbsoluteRedirects(t *testing.T) {
-	seed, _ := loadSeed("")
+	seed, _ := loadSeed()
 	seed.Clients = append(seed.Clients, Client{ClientID: "ext", Name: "External", RedirectURL: "https://app.example.test/home"})
 	e := newTestEnvWith(t, "http://127.0.0.1:8790/", seed)
 	if got := e.s.redirectURL(seed.Clients[0]); got != "http://127.0.0.1:8790/apps/crm/" {

@@ -20,18 +20,16 @@ type server struct {
 	// now is the clock; tests replace it to expire tokens.
 	now func() time.Time
 
-	faults   faultSwitch
+	faults   guarded[Faults]
 	stats    counters
 	grants   *grantStore
 	sessions *sessionStore
 	audit    auditLog
 
 	// signin holds admin sessions, codes and refresh tokens; login is the
-	// current sign-in mode and loginDefault the one configured at start,
-	// which a reset restores.
-	signin       *signInStore
-	login        loginSwitch
-	loginDefault LoginMode
+	// sign-in mode tests switch.
+	signin *signInStore
+	login  guarded[LoginMode]
 
 	// grantTypes maps a token endpoint grant_type to its handler; discovery
 	// lists its keys.
@@ -40,26 +38,18 @@ type server struct {
 	mux *http.ServeMux
 }
 
-// serverConfig is what newServer needs; main fills it from flags.
+// serverConfig is what newServer needs.
 type serverConfig struct {
 	Seed      *Seed
 	PublicURL string
 	Keys      *keySet
 	Logger    *slog.Logger
-	Faults    Faults
-	Login     LoginMode
 }
 
 func newServer(cfg serverConfig) (*server, error) {
 	pub, err := parsePublicURL(cfg.PublicURL)
 	if err != nil {
 		return nil, err
-	}
-	if err := cfg.Faults.validate(); err != nil {
-		return nil, fmt.Errorf("faults: %w", err)
-	}
-	if err := cfg.Login.validate(cfg.Seed); err != nil {
-		return nil, fmt.Errorf("login: %w", err)
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -76,9 +66,6 @@ func newServer(cfg serverConfig) (*server, error) {
 		signin:   newSignInStore(),
 		mux:      http.NewServeMux(),
 	}
-	s.faults.set(cfg.Faults)
-	s.loginDefault = cfg.Login
-	s.login.set(cfg.Login)
 	s.grantTypes = map[string]grantHandler{
 		"client_credentials": s.clientCredentials,
 		"authorization_code": s.authorizationCode,
@@ -113,8 +100,6 @@ func (s *server) routes() {
 	m.HandleFunc("GET "+oidc+"/auth", s.handleAuth)
 	m.HandleFunc("POST "+oidc+"/auth", s.handleAuth)
 	m.HandleFunc("POST "+realm+"/login-actions/authenticate", s.handleLoginAction)
-	m.HandleFunc("GET "+oidc+"/userinfo", s.handleUserinfo)
-	m.HandleFunc("POST "+oidc+"/userinfo", s.handleUserinfo)
 	m.HandleFunc("GET "+oidc+"/logout", s.handleLogout)
 	m.HandleFunc("POST "+oidc+"/logout", s.handleLogout)
 
@@ -131,9 +116,7 @@ func (s *server) routes() {
 		http.Redirect(w, r, "/apps/"+url.PathEscape(r.PathValue("clientId"))+"/", http.StatusMovedPermanently)
 	})
 	m.HandleFunc("GET /apps/{clientId}/{$}", s.handleApp)
-	m.HandleFunc("POST /apps/{clientId}/change-password", s.handleChangePassword)
 	m.HandleFunc("GET /audit", s.handleAuditHTML)
-	m.HandleFunc("GET /audit.json", s.handleAuditJSON)
 
 	m.Handle("/_control/", loopbackOnly(s.controlRoutes()))
 }

@@ -20,7 +20,6 @@ const (
 	testGrace      = "dee16ed7-01c3-454c-a139-6a792701419f"
 	testAuthPath   = "/realms/demo/protocol/openid-connect/auth"
 	testLoginPath  = "/realms/demo/login-actions/authenticate"
-	testUserinfo   = "/realms/demo/protocol/openid-connect/userinfo"
 	testLogoutPath = "/realms/demo/protocol/openid-connect/logout"
 	testRedirect   = "https://abcdefghijklmnopabcdefghijklmnop.chromiumapp.org/cb"
 	testIssuer     = testPublic + "/realms/demo"
@@ -83,15 +82,14 @@ func (e *testEnv) setLogin(m LoginMode) {
 	}
 }
 
-// signInCode runs the authorization request for username in non-interactive
-// mode and returns the code, its verifier and the admin session cookie.
+// signInCode runs the authorization request for username with auto-login
+// and returns the code, its verifier and the admin session cookie.
 func (e *testEnv) signInCode(username string) (code, verifier string, session *http.Cookie) {
 	e.t.Helper()
-	e.setLogin(LoginMode{NonInteractive: true})
+	e.setLogin(LoginMode{AutoLogin: username})
+	defer e.setLogin(LoginMode{})
 	verifier, challenge := newPKCE()
-	q := authQuery(challenge)
-	q.Set("login_hint", username)
-	rec := e.authorize(q)
+	rec := e.authorize(authQuery(challenge))
 	p := redirectParams(e.t, rec)
 	if p.Get("code") == "" {
 		e.t.Fatalf("no code; error=%q", p.Get("error"))

@@ -3,8 +3,7 @@ package main
 // Tokens for admins: the authorization_code grant with PKCE (RFC 6749 §4.1.3,
 // RFC 7636 §4.5-4.6) and the refresh_token grant with rotation (RFC 6749 §6,
 // RFC 9700 §4.14) for public clients, the Keycloak-shaped access and ID
-// tokens they answer with (OpenID Connect Core 1.0 §2), and the UserInfo
-// endpoint (§5.3).
+// tokens they answer with (OpenID Connect Core 1.0 §2).
 
 import (
 	"crypto/sha256"
@@ -74,17 +73,6 @@ type idTokenClaims struct {
 	GivenName         string `json:"given_name"`
 	FamilyName        string `json:"family_name"`
 	Email             string `json:"email"`
-}
-
-// userInfo is the UserInfo endpoint's answer.
-type userInfo struct {
-	Subject           string `json:"sub"`
-	EmailVerified     *bool  `json:"email_verified,omitempty"`
-	Name              string `json:"name,omitempty"`
-	PreferredUsername string `json:"preferred_username"`
-	GivenName         string `json:"given_name,omitempty"`
-	FamilyName        string `json:"family_name,omitempty"`
-	Email             string `json:"email,omitempty"`
 }
 
 // signInGrant is what admin tokens are issued for: one session, one client.
@@ -319,46 +307,6 @@ func (s *server) refreshTokenGrant(w http.ResponseWriter, r *http.Request) {
 		Nonce: rt.Nonce, AuthTime: rt.AuthTime, Family: rt.Family,
 	}, now)
 	s.writeTokens(w, tr, err)
-}
-
-// handleUserinfo answers the claims about the bearer of an access token
-// issued here (OpenID Connect Core §5.3).
-func (s *server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	unauthorized := func(description string) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.seed.Realm+`", error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, oauthError{Code: "invalid_token", Description: description})
-	}
-	raw, ok := bearerToken(r)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="`+s.seed.Realm+`"`)
-		writeJSON(w, http.StatusUnauthorized, oauthError{Code: "invalid_request", Description: "bearer access token required"})
-		return
-	}
-	if _, err := s.verifyAccessToken(raw); err != nil {
-		unauthorized("access token is not valid")
-		return
-	}
-	var c adminAccessClaims
-	if err := s.keys.verify(raw, &c); err != nil {
-		unauthorized("access token is not valid")
-		return
-	}
-	admin, isAdmin := s.seed.adminByUUID(c.Subject)
-	if !isAdmin { // a service account's token
-		writeJSON(w, http.StatusOK, userInfo{Subject: c.Subject, PreferredUsername: c.PreferredUsername})
-		return
-	}
-	if !s.signin.sessionAlive(c.SID, s.now()) {
-		unauthorized("session not active")
-		return
-	}
-	given, family := splitName(admin.Name)
-	verified := true
-	writeJSON(w, http.StatusOK, userInfo{
-		Subject: admin.UUID, EmailVerified: &verified, Name: admin.Name, PreferredUsername: admin.Username,
-		GivenName: given, FamilyName: family, Email: admin.Email,
-	})
 }
 
 // tokensFor signs admin in without a browser (the control API's shortcut):

@@ -20,7 +20,7 @@ import (
 // rules, to get codes redeemed by the wrong client.
 func seedWithSecondClient(t *testing.T) *Seed {
 	t.Helper()
-	seed, err := loadSeed("")
+	seed, err := loadSeed()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,51 +269,6 @@ func TestAdminAccessTokenClaims(t *testing.T) {
 				t.Errorf("mint with an admin token: status %d, want 403", rec.Code)
 			}
 		})
-	}
-}
-
-func TestUserinfo(t *testing.T) {
-	e := newTestEnv(t)
-	tr := e.adminTokens("ada")
-	get := func(bearer string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", testUserinfo, nil)
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		return e.do(req)
-	}
-
-	rec := get(tr.AccessToken)
-	if rec.Code != 200 {
-		t.Fatalf("status %d, body %s", rec.Code, errorBody(rec))
-	}
-	var ui map[string]any
-	_ = json.Unmarshal(rec.Body.Bytes(), &ui)
-	want := map[string]any{"sub": testAda, "preferred_username": "ada", "name": "Ada Support", "given_name": "Ada",
-		"family_name": "Support", "email": "ada@example.com", "email_verified": true}
-	if !maps.Equal(ui, want) {
-		t.Errorf("userinfo = %v, want %v", ui, want)
-	}
-
-	rec = get(e.accessToken(testImpID, testImpSecret))
-	_ = json.Unmarshal(rec.Body.Bytes(), &ui)
-	if rec.Code != 200 || ui["preferred_username"] != "service-account-"+testImpID {
-		t.Errorf("service account: status %d, %v", rec.Code, ui)
-	}
-
-	for name, bearer := range map[string]string{"none": "", "garbage": "not-a-jwt", "id token": tr.IDToken} {
-		if rec := get(bearer); rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") == "" {
-			t.Errorf("%s: status %d, WWW-Authenticate %q", name, rec.Code, rec.Header().Get("WWW-Authenticate"))
-		}
-	}
-	e.clock.advance(accessTokenTTL)
-	if rec := get(tr.AccessToken); rec.Code != http.StatusUnauthorized {
-		t.Errorf("expired: status %d", rec.Code)
-	}
-	e.clock.advance(-accessTokenTTL)
-	e.s.signin.reset()
-	if rec := get(tr.AccessToken); rec.Code != http.StatusUnauthorized {
-		t.Errorf("session ended: status %d", rec.Code)
 	}
 }
 

@@ -1,0 +1,77 @@
+// Manual sign-in, as a person does it: Chromium with the extension, the popup's
+// "Sign in with Bare.ID", and clicks on the emulator's real login page (no automatic
+// sign-in), first Cancel, then an admin. The login form must reach the emulator with
+// its own Origin, or the emulator refuses it as posted from another site.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { EXTENSION_ORIGIN, launchExtension } from './browser.mjs';
+import { startStack } from './harness.mjs';
+
+const CLICK_TIMEOUT_MS = 15_000;
+
+let stack;
+let browser;
+
+before(async () => {
+  stack = await startStack({ vars: { ACTAS_ALLOWED_ORIGINS: EXTENSION_ORIGIN } });
+  browser = await launchExtension();
+  const page = await browser.extensionPage('pages/options.html');
+  await page.locator('#fields:enabled').waitFor();
+  await page.fill('#workerUrl', stack.workerURL);
+  await page.fill('#issuer', `${stack.emulatorURL}/realms/demo`);
+  await page.click('button[type=submit]');
+  await page.getByText('Saved.').waitFor();
+  await page.close();
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** The login page that launchWebAuthFlow opened for the popup's sign-in. */
+async function loginPage() {
+  const auth = `${stack.emulatorURL}/realms/demo/protocol/openid-connect/auth`;
+  const page = await browser.waitForPage((u) => u.startsWith(auth), CLICK_TIMEOUT_MS);
+  await page.getByRole('heading', { name: /Sign in to/ }).waitFor({ timeout: CLICK_TIMEOUT_MS });
+  return page;
+}
+
+/** Every answer of the emulator's login action, as the browser received it. */
+function loginActions() {
+  const seen = [];
+  browser.ctx.on('response', (res) => {
+    if (res.url().endsWith('/realms/demo/login-actions/authenticate')) seen.push(res.status());
+  });
+  return seen;
+}
+
+describe('manual sign-in through the login page', () => {
+  let popup;
+  let actions;
+
+  before(async () => {
+    actions = loginActions();
+    popup = await browser.extensionPage('pages/popup.html');
+  });
+
+  test('Cancel returns to the extension, which says the sign-in was refused', async () => {
+    await popup.click('#sign-in');
+    const login = await loginPage();
+    await login.getByRole('button', { name: 'Cancel' }).click();
+    await popup.locator('#notice .error').getByText('access_denied').waitFor({ timeout: CLICK_TIMEOUT_MS });
+    assert.deepEqual(actions, [302], 'the login action redirected back (no 403)');
+    await popup.locator('#sign-in').waitFor();
+  });
+
+  test('choosing Ada signs the extension in as her', async () => {
+    await popup.click('#sign-in');
+    const login = await loginPage();
+    await login.getByRole('button', { name: 'Sign in as Ada Support' }).click();
+    await popup.locator('#actor').waitFor({ timeout: CLICK_TIMEOUT_MS });
+    assert.equal(await popup.textContent('#actor'), 'ada@example.com');
+    assert.deepEqual(actions, [302, 302]);
+    const me = await browser.sw.evaluate(async () => (await chrome.storage.session.get('me')).me);
+    assert.deepEqual(me.clients.map((c) => c.clientId), ['crm', 'wiki']);
+  });
+});
