@@ -66,8 +66,20 @@ func Validate(req *Request) error {
 		return problem.New(problem.ReasonInvalid, fmt.Sprintf("The reason must be at most %d characters long.", MaxReasonLength))
 	case strings.ContainsFunc(req.Reason, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }):
 		return problem.New(problem.ReasonInvalid, "The reason may not contain control characters other than line breaks and tabs.")
+	case strings.ContainsFunc(req.Reason, invisible):
+		return problem.New(problem.ReasonInvalid, "The reason may not contain invisible formatting characters (such as bidi overrides, zero-width characters or line and paragraph separators).")
 	}
 	return nil
+}
+
+// invisible reports a character that changes how a reason reads without being seen:
+// format characters (Unicode category Cf: the bidi overrides and isolates such as
+// U+202E, zero-width spaces and joiners, the BOM, soft hyphens) and the line and
+// paragraph separators U+2028 and U+2029, which break a line only in some viewers.
+// They are refused rather than stripped, as control characters are, so the audit
+// trail stores exactly what the admin sent.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // Denial is a refusal: the rule for the audit trail and the answer for the caller.

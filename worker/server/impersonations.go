@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 
 	"github.com/actas-dev/actas/worker/audit"
@@ -104,23 +101,6 @@ func (s *server) complete(ctx context.Context, rec audit.Record, c audit.Complet
 
 func auditUnavailable(err error) error {
 	return problem.Wrap(problem.AuditUnavailable, "The audit trail could not be written, so no impersonation was started. Try again later.", err)
-}
-
-func decodeImpersonation(r *http.Request) (policy.Request, error) {
-	var req policy.Request
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return req, problem.New(problem.UnsupportedMedia, "Send the body as application/json.")
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, problem.Wrap(problem.InvalidBody, "The body must be a JSON object with userUuid, clientId and reason (strings) and nothing else, at most 16 KiB.", err)
-	}
-	if dec.More() {
-		return req, problem.New(problem.InvalidBody, "The body must hold exactly one JSON object.")
-	}
-	return req, nil
 }
 
 // upstreamProblem maps a failed mint to the caller's problem and the upstream status

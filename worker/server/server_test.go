@@ -245,6 +245,20 @@ func TestBadInput(t *testing.T) {
 		{"not json", `userUuid=` + alice, "", 400, "invalid-body"},
 		{"two objects", mintBody(alice, "crm", "SUP-1234 x") + "{}", "", 400, "invalid-body"},
 		{"huge", `{"reason":"` + strings.Repeat("x", 20000) + `"}`, "", 400, "invalid-body"},
+		{"valid object padded past 16 KiB", mintBody(alice, "crm", "SUP-1234 x") + strings.Repeat(" ", 16<<10), "", 400, "invalid-body"},
+		{"second object past 16 KiB", mintBody(alice, "crm", "SUP-1234 x") + `{"reason":"` + strings.Repeat("x", 16<<10) + `"}`, "", 400, "invalid-body"},
+		{"null", `null`, "", 400, "invalid-body"},
+		{"array", `[]`, "", 400, "invalid-body"},
+		{"empty", ``, "application/json", 400, "invalid-body"},
+		{"member in another case", `{"USERUUID":"` + alice + `","clientId":"crm","reason":"SUP-1234 x"}`, "", 400, "invalid-body"},
+		{"member given twice", `{"userUuid":"` + protected + `","clientId":"crm","reason":"SUP-1234 x","userUuid":"` + alice + `"}`, "", 400, "invalid-body"},
+		{"null member", `{"userUuid":"` + alice + `","clientId":"crm","reason":null}`, "", 400, "invalid-body"},
+		{"number member", `{"userUuid":"` + alice + `","clientId":"crm","reason":1234}`, "", 400, "invalid-body"},
+		{"trailing garbage", mintBody(alice, "crm", "SUP-1234 x") + ` x`, "", 400, "invalid-body"},
+		{"invalid UTF-8", `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 ` + "\xff" + `"}`, "", 400, "invalid-body"},
+		{"unpaired high surrogate", `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 \ud800"}`, "", 400, "invalid-body"},
+		{"unpaired low surrogate", `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 \udc00x"}`, "", 400, "invalid-body"},
+		{"bidi override", mintBody(alice, "crm", "SUP-1234 \u202egnp.exe"), "", 400, "reason-invalid"},
 		{"form encoded", `userUuid=x`, "application/x-www-form-urlencoded", 415, "unsupported-media-type"},
 	}
 	for _, tt := range tests {
@@ -259,6 +273,40 @@ func TestBadInput(t *testing.T) {
 	if f.up.hits.Load() != 0 || len(f.rows(t)) != 0 {
 		t.Errorf("bad input reached Bare.ID (%d) or the audit trail (%d)", f.up.hits.Load(), len(f.rows(t)))
 	}
+}
+
+// What the strict decoder accepts: any member order, whitespace around, escapes that
+// encode a character (a surrogate pair among them), and missing members, which the
+// checks after it name.
+func TestBodyAccepted(t *testing.T) {
+	f := newFixture(t, nil)
+	for name, body := range map[string]string{
+		"reordered, padded": " \r\n\t{ \"reason\" : \"SUP-1234 x\", \"clientId\":\"crm\",\"userUuid\":\"" + alice + "\" }\n ",
+		"escapes":           `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 \u00e9 \ud83d\ude00 \\ud800 \"q\""}`,
+		"at the limit":      mintBody(alice, "crm", "SUP-1234 x") + strings.Repeat(" ", 16<<10-len(mintBody(alice, "crm", "SUP-1234 x"))),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if rep := f.do(t, "POST", "/v1/impersonations", body, auth); rep.code != 201 {
+				t.Fatalf("%d %s", rep.code, rep.raw)
+			}
+		})
+	}
+	rows := f.rows(t)
+	if len(rows) != 3 {
+		t.Fatalf("rows %v", rows)
+	}
+	var escaped bool
+	for _, r := range rows {
+		escaped = escaped || r["reason"] == `SUP-1234 é 😀 \ud800 "q"`
+	}
+	if !escaped {
+		t.Errorf("escapes not decoded as JSON defines them: %v", rows)
+	}
+	t.Run("missing members are named by the checks", func(t *testing.T) {
+		wantProblem(t, f.do(t, "POST", "/v1/impersonations", `{"clientId":"crm","reason":"SUP-1234 x"}`, auth), 400, "invalid-user-id")
+		wantProblem(t, f.do(t, "POST", "/v1/impersonations", `{"userUuid":"`+alice+`","reason":"SUP-1234 x"}`, auth), 400, "client-not-allowed")
+		wantProblem(t, f.do(t, "POST", "/v1/impersonations", `{"userUuid":"`+alice+`","clientId":"crm"}`, auth), 400, "reason-required")
+	})
 }
 
 func TestReasonOptional(t *testing.T) {
