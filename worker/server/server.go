@@ -101,7 +101,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("/", s.api(func(w http.ResponseWriter, r *http.Request) error {
 		return notFoundOrMethod(w, mux, r)
 	}))
-	return s.log.middleware(mux)
+	nonCanonical := s.api(func(http.ResponseWriter, *http.Request) error { return notFound() })
+	return s.log.middleware(canonicalOnly(mux, nonCanonical))
 }
 
 func health(w http.ResponseWriter, _ *http.Request) {
@@ -128,7 +129,7 @@ func notFoundOrMethod(w http.ResponseWriter, mux *http.ServeMux, r *http.Request
 		}
 	}
 	if len(allowed) == 0 {
-		return problem.New(problem.NotFound, "No such resource.")
+		return notFound()
 	}
 	allow := strings.Join(allowed, ", ")
 	w.Header().Set("Allow", allow)
@@ -146,7 +147,7 @@ func misconfigured(err error, lg *logger) http.Handler {
 	var once sync.Once
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	misconfiguredAnswer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		once.Do(func() { lg.event("config-invalid", err) })
 		detail := "The Worker's configuration is invalid; see the Worker's log."
 		if len(names) > 0 {
@@ -157,5 +158,6 @@ func misconfigured(err error, lg *logger) http.Handler {
 		info(r).err = pe
 		problem.Write(w, pe, info(r).requestID)
 	})
-	return lg.middleware(mux)
+	mux.Handle("/", misconfiguredAnswer)
+	return lg.middleware(canonicalOnly(mux, misconfiguredAnswer))
 }

@@ -426,6 +426,48 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// Every non-canonical path is a 404 problem, never a redirect (Go's mux would answer
+// 301 or 307 to the cleaned path), and nothing behind it runs.
+func TestNonCanonicalPathsAreNotFound(t *testing.T) {
+	f := newFixture(t, nil)
+	body := mintBody(alice, "crm", "SUP-1234 check")
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "//v1/impersonations"},
+		{"POST", "/v1//impersonations"},
+		{"POST", "/v1/./impersonations"},
+		{"POST", "/v1/x/../impersonations"},
+		{"POST", "/v1/impersonations/"},
+		{"POST", "/v1/impersonations/."},
+		{"POST", "/v1/%69mpersonations"},
+		{"GET", "/v1/me/"},
+		{"GET", "//v1/me"},
+		{"GET", "/v1"},
+		{"GET", "/v1/"},
+		{"GET", "/healthz/"},
+		{"GET", "//healthz"},
+		{"GET", "/v1/impersonations//verify"},
+		{"OPTIONS", "//v1/impersonations"},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			rep := f.do(t, tt.method, tt.path, body, auth)
+			wantProblem(t, rep, 404, "not-found")
+			if loc := rep.header.Get("Location"); loc != "" {
+				t.Errorf("Location %q", loc)
+			}
+		})
+	}
+	if f.up.hits.Load() != 0 || len(f.rows(t)) != 0 {
+		t.Errorf("a non-canonical path reached Bare.ID (%d) or the audit trail (%d)", f.up.hits.Load(), len(f.rows(t)))
+	}
+	t.Run("misconfigured", func(t *testing.T) {
+		f := newFixture(t, map[string]string{"BAREID_INSTANCE": ""})
+		rep := f.do(t, "GET", "//healthz", "", nil)
+		if rep.code == http.StatusMovedPermanently || rep.code == http.StatusTemporaryRedirect || rep.header.Get("Location") != "" {
+			t.Errorf("redirect %d %v", rep.code, rep.header)
+		}
+	})
+}
+
 func TestCORS(t *testing.T) {
 	f := newFixture(t, nil)
 	pre := f.do(t, "OPTIONS", "/v1/impersonations", "", map[string]string{
