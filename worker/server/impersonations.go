@@ -121,6 +121,8 @@ func upstreamProblem(err error) (*problem.Error, int) {
 		pe := policy.UserNotAllowed()
 		pe.Err = err
 		return pe, be.Status
+	case be.Op == "token" && be.Malformed:
+		return problem.Wrap(problem.UpstreamFailed, "Bare.ID's token endpoint answered unexpectedly; nothing was started.", err), be.Status
 	case be.Op == "token":
 		return problem.Wrap(problem.UpstreamFailed, "Bare.ID refused the Worker's service account; an operator must check its credentials.", err), be.Status
 	case be.Status == http.StatusUnauthorized || be.Status == http.StatusForbidden:

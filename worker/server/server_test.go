@@ -36,7 +36,13 @@ type upstream struct {
 	srv      *httptest.Server
 	hits     atomic.Int32
 	mintCode atomic.Int32
+	// oversized makes the named endpoint ("token" or "mint") answer 200 with a body
+	// over the Worker's read limit.
+	oversized atomic.Value
 }
+
+// overLimit is an answer body larger than the Worker reads from Bare.ID.
+var overLimit = `{"pad":"` + strings.Repeat("x", 1<<20) + `"}`
 
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{}
@@ -44,10 +50,18 @@ func newUpstream(t *testing.T) *upstream {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		u.hits.Add(1)
+		if u.oversized.Load() == "token" {
+			io.WriteString(w, overLimit)
+			return
+		}
 		io.WriteString(w, `{"access_token":"sa-token","token_type":"Bearer","expires_in":300}`)
 	})
 	mux.HandleFunc("POST /user/v1/{instance}/impersonation-token", func(w http.ResponseWriter, r *http.Request) {
 		u.hits.Add(1)
+		if u.oversized.Load() == "mint" {
+			io.WriteString(w, overLimit)
+			return
+		}
 		if c := int(u.mintCode.Load()); c != 200 {
 			w.WriteHeader(c)
 			io.WriteString(w, `{"message":"upstream detail `+mintedToken+`"}`)
@@ -359,6 +373,19 @@ func TestUpstreamFailuresAreAudited(t *testing.T) {
 			wantProblem(t, f.do(t, "POST", "/v1/impersonations", mintBody(alice, "crm", "SUP-1234 check"), auth), tt.status, tt.slug)
 			rows := f.rows(t)
 			if len(rows) != 1 || rows[0]["outcome"] != "failed" || rows[0]["status"] != int(tt.code) || rows[0]["detail"] != tt.slug {
+				t.Errorf("rows %v", rows)
+			}
+		})
+	}
+	// An answer over the read limit arrived: it is a wrong answer (502, its status
+	// audited), not an unreachable Bare.ID.
+	for _, endpoint := range []string{"token", "mint"} {
+		t.Run("oversized "+endpoint+" answer", func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.up.oversized.Store(endpoint)
+			wantProblem(t, f.do(t, "POST", "/v1/impersonations", mintBody(alice, "crm", "SUP-1234 check"), auth), 502, "upstream-failed")
+			rows := f.rows(t)
+			if len(rows) != 1 || rows[0]["outcome"] != "failed" || rows[0]["status"] != 200 || rows[0]["detail"] != "upstream-failed" {
 				t.Errorf("rows %v", rows)
 			}
 		})
