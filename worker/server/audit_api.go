@@ -14,6 +14,7 @@ import (
 	"github.com/actas-dev/actas/worker/audit"
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/internal/ids"
+	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
 )
 
@@ -55,7 +56,7 @@ func (s *server) listImpersonations(w http.ResponseWriter, r *http.Request) erro
 		if f.Actor != "" && f.Actor != id.Actor {
 			return problem.New(problem.Forbidden, "You may only list your own impersonations.")
 		}
-		f.Actor, f.ActorKind = id.Actor, string(id.Kind)
+		f.Actor, f.ActorKind, f.Mask = id.Actor, string(id.Kind), ownView
 	default:
 		return problem.New(problem.Forbidden, "You may not read the audit trail.")
 	}
@@ -219,8 +220,15 @@ func writeNDJSON(w http.ResponseWriter, items []audit.Impersonation) error {
 	return nil
 }
 
+// ownView is how impersonators see their own requests for a protected user: as the
+// failure a user unknown to Bare.ID gives (its 404, answered as user-not-allowed), so
+// their audit listing tells the two apart no more than the API's answer does.
+// Auditors see what was stored.
+var ownView = &audit.Mask{Detail: string(policy.ProtectedUser), AsDetail: string(problem.UserNotAllowed), AsStatus: http.StatusNotFound}
+
 // visible returns the impersonation id if the caller may see it: auditors see all,
-// others only their own. Anything else is "not found", so ids cannot be probed.
+// others only their own (in ownView). Anything else is "not found", so ids cannot be
+// probed.
 func (s *server) visible(r *http.Request, id identity.Identity) (audit.Impersonation, error) {
 	it, err := s.store.Get(r.Context(), r.PathValue("id"))
 	switch {
@@ -228,7 +236,10 @@ func (s *server) visible(r *http.Request, id identity.Identity) (audit.Impersona
 		return it, problem.New(problem.NotFound, "No such impersonation.")
 	case err != nil:
 		return it, auditUnavailable(err)
-	case id.Can(identity.Audit), it.Actor == id.Actor && it.ActorKind == string(id.Kind):
+	case id.Can(identity.Audit):
+		return it, nil
+	case it.Actor == id.Actor && it.ActorKind == string(id.Kind):
+		ownView.Apply(&it)
 		return it, nil
 	}
 	return audit.Impersonation{}, problem.New(problem.NotFound, "No such impersonation.")
