@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -167,17 +166,16 @@ var csvHeader = []string{"seq", "id", "requestedAt", "actor", "actorKind", "user
 	"reason", "outcome", "outcomeDetail", "upstreamStatus", "completedAt", "expiresAt", "endedAt",
 	"requestId", "clientIp", "userAgent"}
 
-// writeCSV writes RFC 4180 CSV. A cell that a spreadsheet would run as a formula
-// (starting with = + - @ or a tab or CR) gets a leading apostrophe (OWASP's CSV
-// injection advice); the NDJSON export carries the values untouched.
+// writeCSV writes RFC 4180 CSV that reproduces every stored byte (csv.go). A cell
+// that a spreadsheet would run as a formula gets a leading apostrophe (defuseFormula,
+// reversible); the NDJSON export carries the values untouched.
 func writeCSV(w http.ResponseWriter, items []audit.Impersonation) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	h.Set("Content-Disposition", `attachment; filename="actas-impersonations.csv"`)
 	h.Set("Cache-Control", "no-store")
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	_ = cw.Write(csvHeader)
+	cw := newCSVWriter(w)
+	cw.Write(csvHeader)
 	for _, it := range items {
 		status := ""
 		if it.UpstreamStatus != 0 {
@@ -189,17 +187,10 @@ func writeCSV(w http.ResponseWriter, items []audit.Impersonation) error {
 		for i, cell := range row {
 			row[i] = defuseFormula(cell)
 		}
-		_ = cw.Write(row)
+		cw.Write(row)
 	}
-	cw.Flush()
+	_ = cw.Flush()
 	return nil // the status line is out; a write error cannot become a problem any more
-}
-
-func defuseFormula(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-		return "'" + cell
-	}
-	return cell
 }
 
 func stamp(t *time.Time) string {

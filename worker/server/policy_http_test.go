@@ -317,3 +317,20 @@ func idOfRequest(t *testing.T, f *fixture, requestID string) string {
 	t.Fatalf("no impersonation for request %s", requestID)
 	return ""
 }
+
+// The CSV export holds each reason's bytes exactly: line feeds stay line feeds and a
+// lone carriage return stays (encoding/csv's Writer rewrites both).
+func TestCSVExportKeepsReasons(t *testing.T) {
+	f := policyFixture(t, nil)
+	reason := "SUP-5 lone\rCR, CRLF\r\nand LF\nend"
+	if rep := f.do(t, "POST", "/v1/impersonations", mintBody(alice, "wiki", reason), auth); rep.code != 201 {
+		t.Fatalf("%d %s", rep.code, rep.raw)
+	}
+	rep := f.do(t, "GET", "/v1/impersonations", "", map[string]string{"Authorization": "Bearer key-auditor", "Accept": "text/csv"})
+	if want := `"` + reason + `"`; !strings.Contains(rep.raw, want) {
+		t.Errorf("CSV export does not hold %q:\n%q", want, rep.raw)
+	}
+	if !strings.HasSuffix(rep.raw, "\r\n") || strings.Count(rep.raw, "\r\n") != 3 {
+		t.Errorf("records do not end in CRLF: %q", rep.raw)
+	}
+}
