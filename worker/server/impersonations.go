@@ -11,6 +11,7 @@ import (
 	"github.com/actas-dev/actas/worker/internal/ids"
 	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
+	"github.com/actas-dev/actas/worker/version"
 )
 
 type impersonationResponse struct {
@@ -152,6 +153,7 @@ type meResponse struct {
 	ReasonMinLength int                   `json:"reasonMinLength,omitempty"`
 	ReasonPattern   string                `json:"reasonPattern,omitempty"`
 	RateLimit       string                `json:"rateLimit"`
+	Version         string                `json:"version"` // the Worker's build version
 }
 
 // me is GET /v1/me: who the Worker thinks the caller is and what they may do.
@@ -167,6 +169,7 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 		Clients:        []policy.Client{},
 		ReasonRequired: p.ReasonRequired,
 		RateLimit:      p.RateLimit.String(),
+		Version:        version.String(),
 	}
 	if id.Can(identity.Impersonate) {
 		resp.Clients = s.policy.ClientsFor(id)
