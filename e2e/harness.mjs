@@ -290,10 +290,11 @@ export async function startWranglerDev(args, name = 'wrangler dev') {
 }
 
 /**
- * Starts emulator + Worker. `vars` overrides or adds Worker settings.
+ * Starts emulator + Worker. `vars` overrides or adds Worker settings; `migrate: false`
+ * leaves the local AUDIT_DB without its schema.
  * Returns the stack with its helpers; call stop() from after().
  */
-export async function startStack({ vars = {} } = {}) {
+export async function startStack({ vars = {}, migrate = true } = {}) {
   if (!existsSync(path.join(root, 'build', 'worker.mjs')) || !existsSync(path.join(root, 'build', 'app.wasm'))) {
     throw new Error('build/ is missing: run ./build.sh build first');
   }
@@ -336,7 +337,7 @@ export async function startStack({ vars = {} } = {}) {
     await writeFile(envPath, envFile(settings), { mode: 0o600 });
 
     const persist = path.join(dir, 'state');
-    await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persist]);
+    if (migrate) await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persist]);
 
     const workerArgs = ['--persist-to', persist, '--env-file', envPath];
     let worker = await startWranglerDev(workerArgs);
