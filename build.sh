@@ -21,7 +21,8 @@ usage() {
 Usage: ./build.sh COMMAND
 
 Commands:
-  build         generate build/ (worker.mjs and friends) and compile build/app.wasm
+  build         generate build/ (worker.mjs and friends) and compile build/app.wasm,
+                stamped with the build version (git describe, else the VERSION file)
   dev           build, start the Bare.ID emulator and `wrangler dev` on 127.0.0.1,
                 with a fresh local API key; Ctrl-C stops everything
   test          install test tools, then gofmt, go vet, go test, the wasm vet, eslint,

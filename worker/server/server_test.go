@@ -568,7 +568,7 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 	if len(listed) != len(problem.Kinds()) {
 		t.Errorf("openapi.json lists %d problem types, the code has %d", len(listed), len(problem.Kinds()))
 	}
-	for _, p := range []string{"/v1/impersonations", "/v1/impersonations/verify", "/v1/impersonations/{id}", "/v1/impersonations/{id}/end", "/v1/clients", "/v1/me", "/healthz", "/open", "/openapi.json"} {
+	for _, p := range []string{"/v1/impersonations", "/v1/impersonations/verify", "/v1/impersonations/{id}", "/v1/impersonations/{id}/end", "/v1/clients", "/v1/me", "/healthz", "/readyz", "/open", "/openapi.json"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}
