@@ -21,7 +21,8 @@ usage() {
 Usage: ./build.sh COMMAND
 
 Commands:
-  build         generate build/ (worker.mjs and friends) and compile build/app.wasm
+  build         generate build/ (worker.mjs and friends) and compile build/app.wasm,
+                stamped with the build version (git describe, else the VERSION file)
   dev [--reset] build, start the Bare.ID emulator and `wrangler dev` on 127.0.0.1,
                 with a fresh local API key; Ctrl-C stops everything. Settings in
                 .dev.vars.local (KEY=value lines) override the generated .dev.vars.
@@ -83,6 +84,21 @@ check_no_http_transport() {
 	fi
 }
 
+# build_version prints what the build calls itself: `git describe --tags --dirty` of
+# this checkout when it has a tag; the VERSION file plus the commit when it has none
+# (0.1.0-g126a9ec, -dirty with uncommitted changes); the VERSION file alone outside git.
+build_version() {
+	local v="" base=""
+	[[ -f VERSION ]] && base=$(tr -d '[:space:]' <VERSION)
+	if [[ $(git rev-parse --show-toplevel 2>/dev/null) == "$ROOT" ]]; then
+		v=$(git describe --tags --dirty 2>/dev/null) ||
+			v=${base:-0.0.0}-g$(git describe --always --dirty 2>/dev/null)
+	fi
+	v=${v:-$base}
+	[[ $v =~ ^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$ ]] || v=unset
+	printf '%s' "$v"
+}
+
 # build returns non-zero (rather than exiting) on failure, so `test` can name it.
 build() {
 	say "generate build/ (workers-assets-gen; wipes build/)"
@@ -91,8 +107,11 @@ build() {
 	# Our own entry replaces the generated per-request one: one Go instance per isolate
 	# (wasm/worker.mjs says why). It keeps the generated wasm_exec.js and runtime.mjs.
 	cp wasm/worker.mjs build/worker.mjs || { echo "copying wasm/worker.mjs failed" >&2; return 1; }
-	say "compile build/app.wasm (GOOS=js GOARCH=wasm)"
-	GOOS=js GOARCH=wasm go build -trimpath -ldflags='-s -w' -o build/app.wasm ./wasm ||
+	local version
+	version=$(build_version)
+	say "compile build/app.wasm (GOOS=js GOARCH=wasm), version $version"
+	GOOS=js GOARCH=wasm go build -trimpath \
+		-ldflags="-s -w -X github.com/actas-dev/actas/worker/version.version=$version" -o build/app.wasm ./wasm ||
 		{ echo "wasm build failed" >&2; return 1; }
 	check_no_http_transport || return 1
 	local raw gz

@@ -15,11 +15,12 @@ import * as local from '../tools/stack.mjs';
 export { newKey, root, seed, seedUser, startWranglerDev } from '../tools/stack.mjs';
 
 /**
- * Starts emulator + Worker. `vars` overrides or adds Worker settings.
+ * Starts emulator + Worker. `vars` overrides or adds Worker settings; `migrate: false`
+ * leaves the local AUDIT_DB without wrangler's migrations.
  * Returns the stack with its helpers; call stop() from after().
  */
-export async function startStack({ vars = {} } = {}) {
-  const stack = await local.startStack({ profile: 'test', vars });
+export async function startStack({ vars = {}, migrate = true } = {}) {
+  const stack = await local.startStack({ profile: 'test', vars, migrate });
   const { emulatorURL } = stack;
   return Object.assign(stack, {
     /** POST /v1/impersonations as the harness's caller, or with key (null: no Authorization). */

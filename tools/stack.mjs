@@ -438,6 +438,7 @@ export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, 
  * envFile     where the settings are written (default: a private temporary file);
  *             an existing file is only replaced when it starts with DEV_VARS_MARKER
  * reset       delete persistTo first (a fresh audit trail, rate-limit counts included)
+ * migrate     false: leave the local AUDIT_DB without `wrangler d1 migrations apply`
  * workerEcho, emulatorEcho   streams that get a copy of each process's output
  *
  * Resolves with the stack: workerURL, emulatorURL, key, keyLabel, settings,
@@ -446,7 +447,7 @@ export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, 
  */
 export async function startStack({
   profile = 'test', vars = {}, varsFile, workerPort = 0, emulatorPort = 0, persistTo, envFile, reset = false,
-  workerEcho, emulatorEcho,
+  migrate = true, workerEcho, emulatorEcho,
 } = {}) {
   const prof = PROFILES[profile];
   if (!prof) throw new Error(`unknown stack profile ${profile}`);
@@ -489,7 +490,7 @@ export async function startStack({
     persistTo ??= path.join(dir, 'state');
     if (reset) await rm(persistTo, { recursive: true, force: true });
     await mkdir(persistTo, { recursive: true });
-    await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persistTo]);
+    if (migrate) await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persistTo]);
 
     const workerArgs = ['--persist-to', persistTo, '--env-file', envFile];
     let worker = await startWranglerDev(workerArgs, 'wrangler dev', { port: workerPort, echo: workerEcho });

@@ -298,6 +298,26 @@ func TestCountSinceIgnoresDenials(t *testing.T) {
 	}
 }
 
+func TestCountSinceCountsTheNamedDenials(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx := context.Background()
+	for i, detail := range []string{"protected-user", "reason-too-short", "self"} {
+		r := record(fmt.Sprintf("r%d", i), t0.Add(time.Duration(i)*time.Minute))
+		s.Begin(ctx, r)
+		s.Complete(ctx, r, audit.Completion{Outcome: audit.Denied, Detail: detail, CompletedAt: r.RequestedAt})
+	}
+	for _, tt := range []struct {
+		counted []string
+		want    int
+	}{{nil, 0}, {[]string{"protected-user"}, 1}, {[]string{"protected-user", "self"}, 2}} {
+		n, oldest, err := s.CountSince(ctx, "ci-bot", "api-key", t0, tt.counted...)
+		if err != nil || n != tt.want || (n > 0 && !oldest.Equal(t0)) {
+			t.Errorf("counting %v: n %d oldest %v err %v; want %d", tt.counted, n, oldest, err, tt.want)
+		}
+	}
+}
+
 func TestUnavailableStore(t *testing.T) {
 	db := sqlitetest.Open(t)
 	db.Close()

@@ -51,6 +51,24 @@ type Filter struct {
 	Until     time.Time // exclusive
 	Cursor    string    // from a previous page's Next
 	Limit     int
+	// Mask, when set, recasts some denials in the rows and in the Outcome filter.
+	Mask *Mask
+}
+
+// Mask shows an impersonation denied with Detail as one that failed with AsDetail and
+// AsStatus, in the rows and in the outcome filter alike, so a filter cannot tell what
+// the rows hide.
+type Mask struct {
+	Detail   string
+	AsDetail string
+	AsStatus int
+}
+
+// Apply recasts it if the mask covers it; a nil mask changes nothing.
+func (m *Mask) Apply(it *Impersonation) {
+	if m != nil && it.Outcome == Denied && it.OutcomeDetail == m.Detail {
+		it.Outcome, it.OutcomeDetail, it.UpstreamStatus = Failed, m.AsDetail, m.AsStatus
+	}
 }
 
 // Page is one page of impersonations, newest first.
@@ -101,7 +119,12 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	case Pending:
 		q += " AND o.event IS NULL"
 	default:
-		add("o.event = ?", string(f.Outcome))
+		if f.Mask != nil {
+			q += " AND (CASE WHEN o.event = 'denied' AND o.detail = ? THEN 'failed' ELSE o.event END) = ?"
+			args = append(args, f.Mask.Detail, string(f.Outcome))
+		} else {
+			add("o.event = ?", string(f.Outcome))
+		}
 	}
 	if !f.Since.IsZero() {
 		add("r.at >= ?", formatTime(f.Since))
@@ -123,6 +146,9 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	items, err := s.query(ctx, q, args...)
 	if err != nil {
 		return Page{}, err
+	}
+	for i := range items {
+		f.Mask.Apply(&items[i])
 	}
 	var p Page
 	if len(items) > f.Limit {
@@ -149,18 +175,27 @@ func (s *Store) Get(ctx context.Context, id string) (Impersonation, error) {
 }
 
 // CountSince counts the impersonations actor (of kind) requested at or after since
-// that were not denied, and returns the oldest one's time: the rate limit's window.
-func (s *Store) CountSince(ctx context.Context, actor, kind string, since time.Time) (int, time.Time, error) {
+// that were not denied, or were denied with one of the counted details, and returns
+// the oldest one's time: the rate limit's window.
+func (s *Store) CountSince(ctx context.Context, actor, kind string, since time.Time, counted ...string) (int, time.Time, error) {
 	if s == nil || s.db == nil {
 		return 0, time.Time{}, fmt.Errorf("%w: no database", ErrUnavailable)
+	}
+	args := []any{actor, kind, formatTime(since)}
+	uncounted := ""
+	if len(counted) > 0 {
+		uncounted = " AND d.detail NOT IN (?" + strings.Repeat(", ?", len(counted)-1) + ")"
+		for _, c := range counted {
+			args = append(args, c)
+		}
 	}
 	var n int
 	var oldest sql.NullString
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(r.at) FROM audit_events r
 		WHERE r.event = 'requested' AND r.actor = ? AND r.actor_kind = ? AND r.at >= ?
 		AND NOT EXISTS (SELECT 1 FROM audit_events d
-			WHERE d.impersonation_id = r.impersonation_id AND d.event = 'denied')`,
-		actor, kind, formatTime(since)).Scan(&n, &oldest)
+			WHERE d.impersonation_id = r.impersonation_id AND d.event = 'denied'`+uncounted+`)`,
+		args...).Scan(&n, &oldest)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("%w: count: %v", ErrUnavailable, err)
 	}

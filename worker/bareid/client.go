@@ -113,7 +113,7 @@ func (c *Client) mintWith(ctx context.Context, accessToken, userUUID, clientID s
 
 	status, body, err := c.do(ctx, req)
 	if err != nil {
-		return nil, &Error{Op: "mint", Err: err, Timeout: errors.Is(err, context.DeadlineExceeded)}
+		return nil, transportError("mint", status, err)
 	}
 	if status != http.StatusOK && status != http.StatusCreated {
 		return nil, &Error{Op: "mint", Status: status}
@@ -164,4 +164,14 @@ func (c *Client) CheckURL(raw string) (*url.URL, error) {
 
 func (c *Client) do(ctx context.Context, req *http.Request) (int, []byte, error) {
 	return outbound.Do(ctx, c.http, req, maxBody)
+}
+
+// transportError is the Error of a call that brought no usable answer. An answer over
+// the size limit did arrive: it is malformed and keeps its status, so it is reported
+// as a wrong answer, not as Bare.ID being unreachable.
+func transportError(op string, status int, err error) *Error {
+	if errors.Is(err, outbound.ErrTooLarge) {
+		return &Error{Op: op, Status: status, Malformed: true, Err: err}
+	}
+	return &Error{Op: op, Err: err, Timeout: errors.Is(err, context.DeadlineExceeded)}
 }

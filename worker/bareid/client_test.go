@@ -35,6 +35,7 @@ type fakeBareID struct {
 	mintStatus func(hit int32) int
 	mintBody   string
 	delay      time.Duration
+	now        func() time.Time // the client's clock; nil is time.Now
 }
 
 func newFake(t *testing.T) *fakeBareID {
@@ -102,7 +103,7 @@ func (f *fakeBareID) client(mut ...func(*bareid.Config)) *bareid.Client {
 	for _, m := range mut {
 		m(&cfg)
 	}
-	return bareid.New(cfg, f.srv.Client(), nil)
+	return bareid.New(cfg, f.srv.Client(), f.now)
 }
 
 func TestMintReusesServiceToken(t *testing.T) {
@@ -144,17 +145,46 @@ func TestConcurrentMintsShareOneRefresh(t *testing.T) {
 	}
 }
 
+// A service token is reused until 30 s before its expiry, or until halfway through its
+// life when it lives less than a minute; never after it expired.
 func TestServiceTokenRefreshedBeforeExpiry(t *testing.T) {
-	f := newFake(t)
-	f.expiresIn = 20 // shorter than the early-expiry margin: never reused
-	c := f.client()
-	for i := 0; i < 2; i++ {
-		if _, err := c.Mint(context.Background(), user, "crm"); err != nil {
-			t.Fatal(err)
-		}
+	tests := []struct {
+		expiresIn int
+		reuse     time.Duration // last moment the first token is still used
+		refresh   time.Duration // first moment a new one is fetched
+	}{
+		{expiresIn: 300, reuse: 269 * time.Second, refresh: 270 * time.Second},
+		{expiresIn: 60, reuse: 29 * time.Second, refresh: 30 * time.Second},
+		{expiresIn: 30, reuse: 14 * time.Second, refresh: 15 * time.Second},
+		{expiresIn: 20, reuse: 9 * time.Second, refresh: 10 * time.Second},
+		{expiresIn: 2, reuse: 999 * time.Millisecond, refresh: time.Second},
 	}
-	if got := f.tokenHits.Load(); got != 2 {
-		t.Errorf("token endpoint hit %d times, want 2", got)
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.expiresIn)+"s", func(t *testing.T) {
+			f := newFake(t)
+			f.expiresIn = tt.expiresIn
+			start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+			var now atomic.Int64
+			now.Store(start.UnixNano())
+			f.now = func() time.Time { return time.Unix(0, now.Load()) }
+			c := f.client()
+			mintAt := func(d time.Duration) {
+				t.Helper()
+				now.Store(start.Add(d).UnixNano())
+				if _, err := c.Mint(context.Background(), user, "crm"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mintAt(0)
+			mintAt(tt.reuse)
+			if got := f.tokenHits.Load(); got != 1 {
+				t.Errorf("token endpoint hit %d times within the reuse window, want 1", got)
+			}
+			mintAt(tt.refresh)
+			if got := f.tokenHits.Load(); got != 2 {
+				t.Errorf("token endpoint hit %d times after the refresh point, want 2", got)
+			}
+		})
 	}
 }
 
@@ -204,6 +234,7 @@ func TestMintRejectsBadAnswers(t *testing.T) {
 		{name: "non-default port", body: `{"token":"t","url":"https://auth.example.com:8443/x"}`, malformed: true},
 		{name: "javascript url", body: `{"token":"t","url":"javascript:alert(1)"}`, malformed: true},
 		{name: "relative url", body: `{"token":"t","url":"/realms/demo/impersonate"}`, malformed: true},
+		{name: "over the size limit", body: `{"token":"t","url":"https://auth.example.com/x","pad":"` + strings.Repeat("x", 1<<20) + `"}`, malformed: true},
 		{name: "custom paths", body: `{"data":{"impersonationToken":"t","impersonationUrl":"https://auth.example.com/x"}}`,
 			mut: func(c *bareid.Config) { c.TokenPath, c.URLPath = "data.impersonationToken", "data.impersonationUrl" }},
 	}
@@ -232,7 +263,11 @@ func TestMintRejectsBadAnswers(t *testing.T) {
 				return
 			}
 			var be *bareid.Error
-			if !errors.As(err, &be) || be.Malformed != tt.malformed || (tt.status != 0 && be.Status != tt.status) {
+			wantStatus := tt.status
+			if wantStatus == 0 {
+				wantStatus = http.StatusOK // an answer arrived: its status is kept
+			}
+			if !errors.As(err, &be) || be.Malformed != tt.malformed || be.Status != wantStatus {
 				t.Errorf("err = %#v", err)
 			}
 			if strings.Contains(err.Error(), mintedToken) || strings.Contains(err.Error(), "evil.example") {
@@ -278,8 +313,8 @@ func TestTokenEndpointFailures(t *testing.T) {
 				TokenPath: "token", URLPath: "url", Timeout: time.Second}, srv.Client(), nil)
 			_, err := c.Mint(context.Background(), user, "crm")
 			var be *bareid.Error
-			if !errors.As(err, &be) || be.Op != "token" {
-				t.Fatalf("err = %v", err)
+			if !errors.As(err, &be) || be.Op != "token" || be.Status == 0 {
+				t.Fatalf("err = %v (an answer arrived: its status is kept)", err)
 			}
 			if strings.Contains(err.Error(), clientSecret) {
 				t.Errorf("error repeats the body: %v", err)

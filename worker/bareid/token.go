@@ -32,8 +32,14 @@ import (
 )
 
 // earlyExpiry is how long before its expiry a service token is replaced, so a token
-// never expires between being read from the cache and reaching Bare.ID.
+// never expires between being read from the cache and reaching Bare.ID. A token that
+// lives less than twice as long is replaced halfway through its life instead (see
+// refreshAt), so a short-lived one is still reused rather than fetched for every mint.
 const earlyExpiry = 30 * time.Second
+
+// maxLifetime caps expires_in, so a wrong answer cannot keep a token cached forever
+// (or overflow time.Duration).
+const maxLifetime = 24 * time.Hour
 
 // fallbackLifetime applies when the token endpoint omits expires_in (RFC 6749 §5.1
 // makes it optional): short enough that a revoked token is not reused for long.
@@ -42,24 +48,33 @@ const fallbackLifetime = 60 * time.Second
 // tokenCache holds the service-account token and replaces it shortly before expiry.
 // Concurrent callers share one refresh: the mutex is held across the fetch.
 type tokenCache struct {
-	mu    sync.Mutex
-	tok   *oauth2.Token
-	fetch func(ctx context.Context) (*oauth2.Token, error)
-	now   func() time.Time
+	mu      sync.Mutex
+	tok     *oauth2.Token
+	replace time.Time // when tok stops being handed out
+	fetch   func(ctx context.Context) (*oauth2.Token, error)
+	now     func() time.Time
 }
 
 func (c *tokenCache) get(ctx context.Context) (*oauth2.Token, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.tok != nil && c.now().Add(earlyExpiry).Before(c.tok.Expiry) {
+	if c.tok != nil && c.now().Before(c.replace) {
 		return c.tok, nil
 	}
 	tok, err := c.fetch(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c.tok = tok
+	c.tok, c.replace = tok, refreshAt(c.now(), tok.Expiry)
 	return tok, nil
+}
+
+// refreshAt is when a token obtained at got and expiring at expiry is replaced:
+// earlyExpiry before its expiry, or halfway through its life if that is shorter. It is
+// always before expiry, so an expired token is never handed out.
+func refreshAt(got, expiry time.Time) time.Time {
+	life := expiry.Sub(got)
+	return expiry.Add(-min(earlyExpiry, life/2))
 }
 
 // invalidate drops stale if it is still the cached token (Bare.ID refused it), so the
@@ -100,7 +115,7 @@ func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, error) {
 
 	status, body, err := c.do(ctx, req)
 	if err != nil {
-		return nil, &Error{Op: "token", Err: err, Timeout: errors.Is(err, context.DeadlineExceeded)}
+		return nil, transportError("token", status, err)
 	}
 	if status != http.StatusOK {
 		// RFC 6749 §5.2: keep the error code for the log, never the body.
@@ -128,7 +143,7 @@ func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, error) {
 	lifetime := fallbackLifetime
 	var secs float64
 	if len(tr.ExpiresIn) > 0 && json.Unmarshal(tr.ExpiresIn, &secs) == nil && secs > 0 {
-		lifetime = time.Duration(secs) * time.Second
+		lifetime = time.Duration(min(secs, maxLifetime.Seconds()) * float64(time.Second))
 	}
 	return &oauth2.Token{
 		AccessToken: tr.AccessToken,

@@ -93,7 +93,7 @@ func (o *OIDC) Authenticate(r *http.Request) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidCredentials, err)
 	}
-	actor := firstString(claims, o.cfg.ActorClaim, "preferred_username", "sub")
+	actor := actorOf(claims, o.cfg.ActorClaim)
 	if actor == "" {
 		return Identity{}, fmt.Errorf("%w: token names no actor", ErrInvalidCredentials)
 	}
@@ -105,6 +105,22 @@ func (o *OIDC) Authenticate(r *http.Request) (Identity, error) {
 		Roles:       roles,
 		Permissions: Grant(roles, o.roles),
 	}, nil
+}
+
+// actorOf returns the audit trail's name for the caller: the configured claim, else
+// preferred_username, else sub. An e-mail address is used only if the issuer verified
+// it (email_verified is JSON true, OpenID Connect Core §5.1): an address anyone can
+// type into their profile must not become the name of the human in the audit trail.
+func actorOf(claims json.RawMessage, actorClaim string) string {
+	for _, p := range []string{actorClaim, "preferred_username", "sub"} {
+		if p == "email" && gjson.GetBytes(claims, "email_verified").Type != gjson.True {
+			continue
+		}
+		if v := firstString(claims, p); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // firstString returns the first non-empty string claim among the gjson paths.

@@ -100,7 +100,7 @@ func (p *idp) claims() map[string]any {
 	return map[string]any{
 		"iss": p.issuer(), "sub": adaUUID, "aud": []string{"account"}, "azp": audience,
 		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "typ": "Bearer",
-		"email": "ada@example.com", "preferred_username": "ada",
+		"email": "ada@example.com", "email_verified": true, "preferred_username": "ada",
 		"realm_access":    map[string]any{"roles": []string{"offline_access"}},
 		"resource_access": map[string]any{audience: map[string]any{"roles": []string{"actas-impersonator", "crm-support"}}},
 	}
@@ -173,6 +173,18 @@ func TestOIDC(t *testing.T) {
 		{"actor falls back to preferred_username", func() string {
 			return sign(t, key, jose.RS256, with(func(c map[string]any) { delete(c, "email") }))
 		}, "ada"},
+		{"an unverified email is not the actor", func() string {
+			return sign(t, key, jose.RS256, with(func(c map[string]any) { c["email_verified"] = false }))
+		}, "ada"},
+		{"an email without email_verified is not the actor", func() string {
+			return sign(t, key, jose.RS256, with(func(c map[string]any) { delete(c, "email_verified") }))
+		}, "ada"},
+		{"email_verified must be a JSON boolean", func() string {
+			return sign(t, key, jose.RS256, with(func(c map[string]any) { c["email_verified"] = "true" }))
+		}, "ada"},
+		{"an unverified email falls back to sub", func() string {
+			return sign(t, key, jose.RS256, with(func(c map[string]any) { c["email_verified"] = false; delete(c, "preferred_username") }))
+		}, adaUUID},
 		{"nbf within skew", func() string {
 			return sign(t, key, jose.RS256, with(func(c map[string]any) { c["nbf"] = time.Now().Add(20 * time.Second).Unix() }))
 		}, "ada@example.com"},

@@ -34,10 +34,10 @@ const (
 	ReasonRequired    Rule = "reason-required"     // no reason given
 	ReasonTooShort    Rule = "reason-too-short"    // shorter than ReasonMinLength
 	ReasonPattern     Rule = "reason-pattern"      // does not match ReasonPattern
-	ProtectedUser     Rule = "protected-user"      // the target is in ProtectedUsers
 	Self              Rule = "self"                // the caller named themself
 	RateLimited       Rule = "rate-limit"          // over RateLimit in its window
 	RateLimitUnknown  Rule = "rate-limit-unknown"  // the count could not be read: fail closed
+	ProtectedUser     Rule = "protected-user"      // the target is in ProtectedUsers
 )
 
 // Request is what a caller asks for.
@@ -66,8 +66,20 @@ func Validate(req *Request) error {
 		return problem.New(problem.ReasonInvalid, fmt.Sprintf("The reason must be at most %d characters long.", MaxReasonLength))
 	case strings.ContainsFunc(req.Reason, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }):
 		return problem.New(problem.ReasonInvalid, "The reason may not contain control characters other than line breaks and tabs.")
+	case strings.ContainsFunc(req.Reason, invisible):
+		return problem.New(problem.ReasonInvalid, "The reason may not contain invisible formatting characters (such as bidi overrides, zero-width characters or line and paragraph separators).")
 	}
 	return nil
+}
+
+// invisible reports a character that changes how a reason reads without being seen:
+// format characters (Unicode category Cf: the bidi overrides and isolates such as
+// U+202E, zero-width spaces and joiners, the BOM, soft hyphens) and the line and
+// paragraph separators U+2028 and U+2029, which break a line only in some viewers.
+// They are refused rather than stripped, as control characters are, so the audit
+// trail stores exactly what the admin sent.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // Denial is a refusal: the rule for the audit trail and the answer for the caller.
@@ -85,9 +97,16 @@ func deny(rule Rule, kind problem.Kind, detail string) *Denial {
 // concurrent use.
 type Counter interface {
 	// CountSince returns how many impersonations actor (identified by kind) requested
-	// at or after since that were not denied, and the oldest one's time.
-	CountSince(ctx context.Context, actor, kind string, since time.Time) (int, time.Time, error)
+	// at or after since that were not denied, or were denied for one of the counted
+	// rules, and the oldest one's time.
+	CountSince(ctx context.Context, actor, kind string, since time.Time, counted ...string) (int, time.Time, error)
 }
+
+// countedDenials are the refusals that count toward the rate limit. Other refusals
+// cost nothing, so a mistyped reason does not lock an admin out; a protected user
+// must cost what an unknown user costs (whose request reaches Bare.ID and counts),
+// or the count would tell the two apart.
+var countedDenials = []string{string(ProtectedUser)}
 
 // Policy applies a Config. It is safe for concurrent use.
 type Policy struct {
@@ -118,15 +137,27 @@ func (p *Policy) Decide(ctx context.Context, id identity.Identity, req Request) 
 	if d := p.reason(req.Reason); d != nil {
 		return d
 	}
-	// A protected user is refused exactly like a user Bare.ID does not know, so the
-	// answer never reveals which users are protected or exist.
-	if p.cfg.ProtectedUsers[strings.ToLower(req.UserUUID)] {
-		return &Denial{Rule: ProtectedUser, Err: UserNotAllowed()}
-	}
 	if id.Subject != "" && strings.EqualFold(id.Subject, req.UserUUID) {
 		return deny(Self, problem.UserNotAllowed, "You cannot impersonate yourself.")
 	}
-	return p.rateLimit(ctx, id)
+	if d := p.rateLimit(ctx, id); d != nil {
+		return d
+	}
+	// A protected user is refused exactly like a user Bare.ID does not know: the same
+	// answer, after the same rules (the rate limit included) and counted toward the
+	// limit like a request that reached Bare.ID, so neither the answer nor the limit
+	// reveals which users are protected or exist. The server shows the refusal to the
+	// caller's own audit listing as the unknown user's failure, too.
+	//
+	// Bare.ID is not asked, not even about a made-up user to spend the same time: a
+	// protected user's id never goes upstream, and a decoy request would put an
+	// impersonation attempt nobody made into Bare.ID's own audit log. What remains is
+	// the time of that round trip, which only an authenticated impersonator can
+	// measure, one audited, rate-limited request at a time.
+	if p.cfg.ProtectedUsers[strings.ToLower(req.UserUUID)] {
+		return &Denial{Rule: ProtectedUser, Err: UserNotAllowed()}
+	}
+	return nil
 }
 
 func (p *Policy) reason(reason string) *Denial {
@@ -151,7 +182,7 @@ func (p *Policy) rateLimit(ctx context.Context, id identity.Identity) *Denial {
 		return nil
 	}
 	now := p.now()
-	n, oldest, err := p.count.CountSince(ctx, id.Actor, string(id.Kind), now.Add(-rl.Window))
+	n, oldest, err := p.count.CountSince(ctx, id.Actor, string(id.Kind), now.Add(-rl.Window), countedDenials...)
 	if err != nil {
 		return &Denial{Rule: RateLimitUnknown, Err: problem.Wrap(problem.AuditUnavailable,
 			"The audit trail could not be read, so no impersonation was started. Try again later.", err)}

@@ -26,11 +26,11 @@ type counter struct {
 	n      int
 	oldest time.Time
 	err    error
-	asked  []string // actor/kind pairs asked for
+	asked  []string // actor/kind pairs asked for, with the denials counted
 }
 
-func (c *counter) CountSince(_ context.Context, actor, kind string, since time.Time) (int, time.Time, error) {
-	c.asked = append(c.asked, actor+"/"+kind+"@"+since.Format(time.RFC3339))
+func (c *counter) CountSince(_ context.Context, actor, kind string, since time.Time, counted ...string) (int, time.Time, error) {
+	c.asked = append(c.asked, actor+"/"+kind+"@"+since.Format(time.RFC3339)+" counting "+strings.Join(counted, ","))
 	return c.n, c.oldest, c.err
 }
 
@@ -133,6 +133,23 @@ func TestProtectedAnswersLikeUnknown(t *testing.T) {
 	}
 }
 
+// Over the limit, a protected user gets the rate-limit answer an unknown user would
+// get (whose request would not reach Bare.ID either), and the count asked for
+// includes earlier protected-user refusals.
+func TestProtectedUserIsRateLimitedLikeUnknown(t *testing.T) {
+	for _, user := range []string{protected, alice} {
+		c := &counter{n: 4, oldest: now.Add(-10 * time.Minute)}
+		d := policy.New(config(), c, func() time.Time { return now }).Decide(context.Background(), impersonator(),
+			policy.Request{UserUUID: user, ClientID: "wiki", Reason: "SUP-1234 login"})
+		if d == nil || d.Rule != policy.RateLimited {
+			t.Errorf("%s over the limit: %+v", user, d)
+		}
+		if len(c.asked) != 1 || !strings.HasSuffix(c.asked[0], "counting protected-user") {
+			t.Errorf("%s: asked %v", user, c.asked)
+		}
+	}
+}
+
 func TestRateLimitCountsTheCallerInTheWindow(t *testing.T) {
 	c := &counter{n: 5, oldest: now.Add(-50 * time.Minute)}
 	d := policy.New(config(), c, func() time.Time { return now }).Decide(context.Background(), impersonator(),
@@ -140,7 +157,7 @@ func TestRateLimitCountsTheCallerInTheWindow(t *testing.T) {
 	if d == nil || d.Rule != policy.RateLimited {
 		t.Fatalf("decision %+v", d)
 	}
-	if want := "ada@example.com/oidc@2026-12-02T09:00:00Z"; len(c.asked) != 1 || c.asked[0] != want {
+	if want := "ada@example.com/oidc@2026-12-02T09:00:00Z counting protected-user"; len(c.asked) != 1 || c.asked[0] != want {
 		t.Errorf("asked %v, want [%s]", c.asked, want)
 	}
 	// The oldest counted impersonation leaves the window in 10 minutes.
@@ -166,6 +183,18 @@ func TestValidate(t *testing.T) {
 		{name: "client id empty", req: policy.Request{UserUUID: alice}, wantKind: problem.ClientNotAllowed},
 		{name: "client id with space", req: policy.Request{UserUUID: alice, ClientID: "c rm"}, wantKind: problem.ClientNotAllowed},
 		{name: "reason with control character", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1\x1b[31m"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a right-to-left override", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1 \u202etxt.exe"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a bidi isolate", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1 \u2067x\u2069"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a zero-width space", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP\u200b-1234"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a zero-width joiner", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1234 \u200d"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a byte order mark", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-\ufeff1234"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a soft hyphen", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP\u00ad1234"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a line separator", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1234\u2028x"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a paragraph separator", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1234\u2029x"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with a tag character", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1234\U000E0041"}, wantKind: problem.ReasonInvalid},
+		{name: "reason with invalid UTF-8", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1234 \xff"}, wantKind: problem.ReasonInvalid},
+		{name: "reason of every visible class", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1 Åé 漢字 ١٢ ½ \u0301 ¿?\"' €+ 😀 \u00a0\u3000 \ue000"},
+			want: policy.Request{UserUUID: alice, ClientID: "crm", Reason: "SUP-1 Åé 漢字 ١٢ ½ \u0301 ¿?\"' €+ 😀 \u00a0\u3000 \ue000"}},
 		{name: "reason too long", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: strings.Repeat("ä", policy.MaxReasonLength+1)}, wantKind: problem.ReasonInvalid},
 		{name: "reason at the limit", req: policy.Request{UserUUID: alice, ClientID: "crm", Reason: strings.Repeat("ä", policy.MaxReasonLength)},
 			want: policy.Request{UserUUID: alice, ClientID: "crm", Reason: strings.Repeat("ä", policy.MaxReasonLength)}},

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -14,6 +13,7 @@ import (
 	"github.com/actas-dev/actas/worker/audit"
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/internal/ids"
+	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
 )
 
@@ -55,7 +55,7 @@ func (s *server) listImpersonations(w http.ResponseWriter, r *http.Request) erro
 		if f.Actor != "" && f.Actor != id.Actor {
 			return problem.New(problem.Forbidden, "You may only list your own impersonations.")
 		}
-		f.Actor, f.ActorKind = id.Actor, string(id.Kind)
+		f.Actor, f.ActorKind, f.Mask = id.Actor, string(id.Kind), ownView
 	default:
 		return problem.New(problem.Forbidden, "You may not read the audit trail.")
 	}
@@ -166,17 +166,16 @@ var csvHeader = []string{"seq", "id", "requestedAt", "actor", "actorKind", "user
 	"reason", "outcome", "outcomeDetail", "upstreamStatus", "completedAt", "expiresAt", "endedAt",
 	"requestId", "clientIp", "userAgent"}
 
-// writeCSV writes RFC 4180 CSV. A cell that a spreadsheet would run as a formula
-// (starting with = + - @ or a tab or CR) gets a leading apostrophe (OWASP's CSV
-// injection advice); the NDJSON export carries the values untouched.
+// writeCSV writes RFC 4180 CSV that reproduces every stored byte (csv.go). A cell
+// that a spreadsheet would run as a formula gets a leading apostrophe (defuseFormula,
+// reversible); the NDJSON export carries the values untouched.
 func writeCSV(w http.ResponseWriter, items []audit.Impersonation) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	h.Set("Content-Disposition", `attachment; filename="actas-impersonations.csv"`)
 	h.Set("Cache-Control", "no-store")
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	_ = cw.Write(csvHeader)
+	cw := newCSVWriter(w)
+	cw.Write(csvHeader)
 	for _, it := range items {
 		status := ""
 		if it.UpstreamStatus != 0 {
@@ -188,17 +187,10 @@ func writeCSV(w http.ResponseWriter, items []audit.Impersonation) error {
 		for i, cell := range row {
 			row[i] = defuseFormula(cell)
 		}
-		_ = cw.Write(row)
+		cw.Write(row)
 	}
-	cw.Flush()
+	_ = cw.Flush()
 	return nil // the status line is out; a write error cannot become a problem any more
-}
-
-func defuseFormula(cell string) string {
-	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
-		return "'" + cell
-	}
-	return cell
 }
 
 func stamp(t *time.Time) string {
@@ -219,8 +211,15 @@ func writeNDJSON(w http.ResponseWriter, items []audit.Impersonation) error {
 	return nil
 }
 
+// ownView is how impersonators see their own requests for a protected user: as the
+// failure a user unknown to Bare.ID gives (its 404, answered as user-not-allowed), so
+// their audit listing tells the two apart no more than the API's answer does.
+// Auditors see what was stored.
+var ownView = &audit.Mask{Detail: string(policy.ProtectedUser), AsDetail: string(problem.UserNotAllowed), AsStatus: http.StatusNotFound}
+
 // visible returns the impersonation id if the caller may see it: auditors see all,
-// others only their own. Anything else is "not found", so ids cannot be probed.
+// others only their own (in ownView). Anything else is "not found", so ids cannot be
+// probed.
 func (s *server) visible(r *http.Request, id identity.Identity) (audit.Impersonation, error) {
 	it, err := s.store.Get(r.Context(), r.PathValue("id"))
 	switch {
@@ -228,7 +227,10 @@ func (s *server) visible(r *http.Request, id identity.Identity) (audit.Impersona
 		return it, problem.New(problem.NotFound, "No such impersonation.")
 	case err != nil:
 		return it, auditUnavailable(err)
-	case id.Can(identity.Audit), it.Actor == id.Actor && it.ActorKind == string(id.Kind):
+	case id.Can(identity.Audit):
+		return it, nil
+	case it.Actor == id.Actor && it.ActorKind == string(id.Kind):
+		ownView.Apply(&it)
 		return it, nil
 	}
 	return audit.Impersonation{}, problem.New(problem.NotFound, "No such impersonation.")

@@ -2,10 +2,7 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 
 	"github.com/actas-dev/actas/worker/audit"
@@ -14,6 +11,7 @@ import (
 	"github.com/actas-dev/actas/worker/internal/ids"
 	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
+	"github.com/actas-dev/actas/worker/version"
 )
 
 type impersonationResponse struct {
@@ -106,23 +104,6 @@ func auditUnavailable(err error) error {
 	return problem.Wrap(problem.AuditUnavailable, "The audit trail could not be written, so no impersonation was started. Try again later.", err)
 }
 
-func decodeImpersonation(r *http.Request) (policy.Request, error) {
-	var req policy.Request
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return req, problem.New(problem.UnsupportedMedia, "Send the body as application/json.")
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, problem.Wrap(problem.InvalidBody, "The body must be a JSON object with userUuid, clientId and reason (strings) and nothing else, at most 16 KiB.", err)
-	}
-	if dec.More() {
-		return req, problem.New(problem.InvalidBody, "The body must hold exactly one JSON object.")
-	}
-	return req, nil
-}
-
 // upstreamProblem maps a failed mint to the caller's problem and the upstream status
 // for the audit row.
 func upstreamProblem(err error) (*problem.Error, int) {
@@ -141,6 +122,8 @@ func upstreamProblem(err error) (*problem.Error, int) {
 		pe := policy.UserNotAllowed()
 		pe.Err = err
 		return pe, be.Status
+	case be.Op == "token" && be.Malformed:
+		return problem.Wrap(problem.UpstreamFailed, "Bare.ID's token endpoint answered unexpectedly; nothing was started.", err), be.Status
 	case be.Op == "token":
 		return problem.Wrap(problem.UpstreamFailed, "Bare.ID refused the Worker's service account; an operator must check its credentials.", err), be.Status
 	case be.Status == http.StatusUnauthorized || be.Status == http.StatusForbidden:
@@ -170,6 +153,7 @@ type meResponse struct {
 	ReasonMinLength int                   `json:"reasonMinLength,omitempty"`
 	ReasonPattern   string                `json:"reasonPattern,omitempty"`
 	RateLimit       string                `json:"rateLimit"`
+	Version         string                `json:"version"` // the Worker's build version
 }
 
 // me is GET /v1/me: who the Worker thinks the caller is and what they may do.
@@ -185,6 +169,7 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 		Clients:        []policy.Client{},
 		ReasonRequired: p.ReasonRequired,
 		RateLimit:      p.RateLimit.String(),
+		Version:        version.String(),
 	}
 	if id.Can(identity.Impersonate) {
 		resp.Clients = s.policy.ClientsFor(id)

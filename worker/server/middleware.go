@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -119,7 +121,10 @@ func (l *logger) middleware(next http.Handler) http.Handler {
 		rec.Header().Set("X-Request-Id", ri.requestID)
 		defer func() {
 			if v := recover(); v != nil {
-				ri.err = problem.Wrap(problem.Internal, "The request could not be completed.", errors.New("panic in handler"))
+				// The value and the stack say where it broke (as the bridge logs them);
+				// neither reaches the caller.
+				ri.err = problem.Wrap(problem.Internal, "The request could not be completed.",
+					fmt.Errorf("panic in handler: %v\n%s", v, debug.Stack()))
 				if rec.status == 0 {
 					problem.Write(rec, ri.err, ri.requestID)
 				}

@@ -255,3 +255,82 @@ func TestEndAndVerify(t *testing.T) {
 		t.Errorf("verify after tampering: %s", rep.raw)
 	}
 }
+
+// An impersonator's own listing shows a protected user as Bare.ID's unknown user, in
+// the rows, the filter and the single view; both count toward the rate limit alike.
+// Auditors keep the stored detail.
+func TestProtectedAndUnknownLookAlikeToTheirImpersonator(t *testing.T) {
+	f := policyFixture(t, map[string]string{"ACTAS_RATE_LIMIT": "2/1h"})
+	prot := f.do(t, "POST", "/v1/impersonations", mintBody(protected, "wiki", "SUP-1234 check"), auth)
+	wantProblem(t, prot, 403, "user-not-allowed")
+	f.up.mintCode.Store(404)
+	wantProblem(t, f.do(t, "POST", "/v1/impersonations", mintBody(alice, "wiki", "SUP-1234 check"), auth), 403, "user-not-allowed")
+
+	own := f.do(t, "GET", "/v1/impersonations", "", auth)
+	items, _ := own.body["items"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("own listing: %s", own.raw)
+	}
+	view := func(it map[string]any) string {
+		return tuple(it["outcome"], it["outcomeDetail"], it["upstreamStatus"], it["completedAt"] != nil, it["expiresAt"] != nil)
+	}
+	a, b := view(items[0].(map[string]any)), view(items[1].(map[string]any))
+	if a != b || a != tuple("failed", "user-not-allowed", float64(404), true, false) {
+		t.Errorf("own rows differ or are not the unknown user's view:\n%s\n%s", a, b)
+	}
+	for outcome, want := range map[string]int{"denied": 0, "failed": 2} {
+		rep := f.do(t, "GET", "/v1/impersonations?outcome="+outcome, "", auth)
+		if n := len(rep.body["items"].([]any)); n != want {
+			t.Errorf("own listing with outcome=%s: %d rows, want %d", outcome, n, want)
+		}
+	}
+	csvRep := f.do(t, "GET", "/v1/impersonations", "", map[string]string{"Authorization": auth["Authorization"], "Accept": "text/csv"})
+	if strings.Contains(csvRep.raw, "protected-user") || strings.Contains(csvRep.raw, "denied") {
+		t.Errorf("own CSV export tells the protected user apart:\n%s", csvRep.raw)
+	}
+	one := f.do(t, "GET", "/v1/impersonations/"+idOfRequest(t, f, prot.header.Get("X-Request-Id")), "", auth)
+	if view(one.body) != a {
+		t.Errorf("own single view %s", one.raw)
+	}
+	full := f.do(t, "GET", "/v1/impersonations?outcome=denied", "", as("key-auditor"))
+	if items := full.body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["outcomeDetail"] != "protected-user" {
+		t.Errorf("auditor view: %s", full.raw)
+	}
+
+	// Both refusals counted: a third request is over the limit for either user.
+	for _, user := range []string{protected, alice} {
+		wantProblem(t, f.do(t, "POST", "/v1/impersonations", mintBody(user, "wiki", "SUP-1234 check"), auth), 429, "rate-limited")
+	}
+}
+
+func tuple(v ...any) string { b, _ := json.Marshal(v); return string(b) }
+
+// idOfRequest finds the impersonation a request started, through the auditor's view.
+func idOfRequest(t *testing.T, f *fixture, requestID string) string {
+	t.Helper()
+	rep := f.do(t, "GET", "/v1/impersonations", "", as("key-auditor"))
+	for _, it := range rep.body["items"].([]any) {
+		if m := it.(map[string]any); m["requestId"] == requestID {
+			return m["id"].(string)
+		}
+	}
+	t.Fatalf("no impersonation for request %s", requestID)
+	return ""
+}
+
+// The CSV export holds each reason's bytes exactly: line feeds stay line feeds and a
+// lone carriage return stays (encoding/csv's Writer rewrites both).
+func TestCSVExportKeepsReasons(t *testing.T) {
+	f := policyFixture(t, nil)
+	reason := "SUP-5 lone\rCR, CRLF\r\nand LF\nend"
+	if rep := f.do(t, "POST", "/v1/impersonations", mintBody(alice, "wiki", reason), auth); rep.code != 201 {
+		t.Fatalf("%d %s", rep.code, rep.raw)
+	}
+	rep := f.do(t, "GET", "/v1/impersonations", "", map[string]string{"Authorization": "Bearer key-auditor", "Accept": "text/csv"})
+	if want := `"` + reason + `"`; !strings.Contains(rep.raw, want) {
+		t.Errorf("CSV export does not hold %q:\n%q", want, rep.raw)
+	}
+	if !strings.HasSuffix(rep.raw, "\r\n") || strings.Count(rep.raw, "\r\n") != 3 {
+		t.Errorf("records do not end in CRLF: %q", rep.raw)
+	}
+}

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"bytes"
 	"database/sql"
 	_ "embed"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
+	"github.com/actas-dev/actas/worker/version"
 )
 
 // Doer sends one outbound HTTP request. In workerd it is backed by the Fetch API
@@ -38,7 +40,15 @@ type Deps struct {
 }
 
 //go:embed openapi.json
-var openAPI []byte
+var openAPISource []byte
+
+// openAPIVersionField is info.version in openapi.json, which the served document
+// replaces with the build version: the document describes this build.
+const openAPIVersionField = `"version": "` + version.Unset + `"`
+
+// openAPI is the served document.
+var openAPI = bytes.Replace(openAPISource, []byte(openAPIVersionField),
+	[]byte(`"version": "`+version.String()+`"`), 1)
 
 // maxRequestBody bounds every request body the API reads.
 const maxRequestBody = 16 << 10
@@ -51,11 +61,14 @@ type server struct {
 	upstr  *bareid.Client
 	log    *logger
 	now    func() time.Time
+	// readiness answers /readyz.
+	readiness *readiness
 }
 
 // New reads the configuration once and returns the Worker's HTTP handler. A bad
 // configuration does not stop the Worker from answering: every API request then gets a
-// 500 problem naming the offending variables, and the health check stays up.
+// 500 problem naming the offending variables, the health check (liveness) stays up
+// and the readiness check answers 503.
 func New(d Deps) http.Handler {
 	now := d.Now
 	if now == nil {
@@ -70,21 +83,24 @@ func New(d Deps) http.Handler {
 		return misconfigured(err, lg)
 	}
 	store := audit.NewStore(d.DB)
+	chain := identity.New(cfg.Identity, d.HTTP, now)
 	s := &server{
 		cfg:    cfg,
-		auth:   identity.New(cfg.Identity, d.HTTP, now),
+		auth:   chain,
 		policy: policy.New(cfg.Policy, store, now),
 		store:  store,
 		upstr:  bareid.New(cfg.BareID, d.HTTP, now),
 		log:    lg,
 		now:    now,
 	}
+	s.readiness = readinessOf(s, chain)
 	return s.routes()
 }
 
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health)
+	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 	mux.HandleFunc("GET /open", s.openPage)
 	mux.Handle("POST /v1/impersonations", s.api(s.authed(s.createImpersonation)))
@@ -101,7 +117,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("/", s.api(func(w http.ResponseWriter, r *http.Request) error {
 		return notFoundOrMethod(w, mux, r)
 	}))
-	return s.log.middleware(mux)
+	nonCanonical := s.api(func(http.ResponseWriter, *http.Request) error { return notFound() })
+	return s.log.middleware(canonicalOnly(mux, nonCanonical))
 }
 
 func health(w http.ResponseWriter, _ *http.Request) {
@@ -128,7 +145,7 @@ func notFoundOrMethod(w http.ResponseWriter, mux *http.ServeMux, r *http.Request
 		}
 	}
 	if len(allowed) == 0 {
-		return problem.New(problem.NotFound, "No such resource.")
+		return notFound()
 	}
 	allow := strings.Join(allowed, ", ")
 	w.Header().Set("Allow", allow)
@@ -146,7 +163,11 @@ func misconfigured(err error, lg *logger) http.Handler {
 	var once sync.Once
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { lg.event("config-invalid", err) })
+		notReady(w, r)
+	})
+	misconfiguredAnswer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		once.Do(func() { lg.event("config-invalid", err) })
 		detail := "The Worker's configuration is invalid; see the Worker's log."
 		if len(names) > 0 {
@@ -157,5 +178,6 @@ func misconfigured(err error, lg *logger) http.Handler {
 		info(r).err = pe
 		problem.Write(w, pe, info(r).requestID)
 	})
-	return lg.middleware(mux)
+	mux.Handle("/", misconfiguredAnswer)
+	return lg.middleware(canonicalOnly(mux, misconfiguredAnswer))
 }

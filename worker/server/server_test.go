@@ -36,7 +36,13 @@ type upstream struct {
 	srv      *httptest.Server
 	hits     atomic.Int32
 	mintCode atomic.Int32
+	// oversized makes the named endpoint ("token" or "mint") answer 200 with a body
+	// over the Worker's read limit.
+	oversized atomic.Value
 }
+
+// overLimit is an answer body larger than the Worker reads from Bare.ID.
+var overLimit = `{"pad":"` + strings.Repeat("x", 1<<20) + `"}`
 
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{}
@@ -44,10 +50,18 @@ func newUpstream(t *testing.T) *upstream {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		u.hits.Add(1)
+		if u.oversized.Load() == "token" {
+			io.WriteString(w, overLimit)
+			return
+		}
 		io.WriteString(w, `{"access_token":"sa-token","token_type":"Bearer","expires_in":300}`)
 	})
 	mux.HandleFunc("POST /user/v1/{instance}/impersonation-token", func(w http.ResponseWriter, r *http.Request) {
 		u.hits.Add(1)
+		if u.oversized.Load() == "mint" {
+			io.WriteString(w, overLimit)
+			return
+		}
 		if c := int(u.mintCode.Load()); c != 200 {
 			w.WriteHeader(c)
 			io.WriteString(w, `{"message":"upstream detail `+mintedToken+`"}`)
@@ -245,6 +259,20 @@ func TestBadInput(t *testing.T) {
 		{"not json", `userUuid=` + alice, "", 400, "invalid-body"},
 		{"two objects", mintBody(alice, "crm", "SUP-1234 x") + "{}", "", 400, "invalid-body"},
 		{"huge", `{"reason":"` + strings.Repeat("x", 20000) + `"}`, "", 400, "invalid-body"},
+		{"valid object padded past 16 KiB", mintBody(alice, "crm", "SUP-1234 x") + strings.Repeat(" ", 16<<10), "", 400, "invalid-body"},
+		{"second object past 16 KiB", mintBody(alice, "crm", "SUP-1234 x") + `{"reason":"` + strings.Repeat("x", 16<<10) + `"}`, "", 400, "invalid-body"},
+		{"null", `null`, "", 400, "invalid-body"},
+		{"array", `[]`, "", 400, "invalid-body"},
+		{"empty", ``, "application/json", 400, "invalid-body"},
+		{"member in another case", `{"USERUUID":"` + alice + `","clientId":"crm","reason":"SUP-1234 x"}`, "", 400, "invalid-body"},
+		{"member given twice", `{"userUuid":"` + protected + `","clientId":"crm","reason":"SUP-1234 x","userUuid":"` + alice + `"}`, "", 400, "invalid-body"},
+		{"null member", `{"userUuid":"` + alice + `","clientId":"crm","reason":null}`, "", 400, "invalid-body"},
+		{"number member", `{"userUuid":"` + alice + `","clientId":"crm","reason":1234}`, "", 400, "invalid-body"},
+		{"trailing garbage", mintBody(alice, "crm", "SUP-1234 x") + ` x`, "", 400, "invalid-body"},
+		{"invalid UTF-8", `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 ` + "\xff" + `"}`, "", 400, "invalid-body"},
+		{"unpaired high surrogate", `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 \ud800"}`, "", 400, "invalid-body"},
+		{"unpaired low surrogate", `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 \udc00x"}`, "", 400, "invalid-body"},
+		{"bidi override", mintBody(alice, "crm", "SUP-1234 \u202egnp.exe"), "", 400, "reason-invalid"},
 		{"form encoded", `userUuid=x`, "application/x-www-form-urlencoded", 415, "unsupported-media-type"},
 	}
 	for _, tt := range tests {
@@ -259,6 +287,40 @@ func TestBadInput(t *testing.T) {
 	if f.up.hits.Load() != 0 || len(f.rows(t)) != 0 {
 		t.Errorf("bad input reached Bare.ID (%d) or the audit trail (%d)", f.up.hits.Load(), len(f.rows(t)))
 	}
+}
+
+// What the strict decoder accepts: any member order, whitespace around, escapes that
+// encode a character (a surrogate pair among them), and missing members, which the
+// checks after it name.
+func TestBodyAccepted(t *testing.T) {
+	f := newFixture(t, nil)
+	for name, body := range map[string]string{
+		"reordered, padded": " \r\n\t{ \"reason\" : \"SUP-1234 x\", \"clientId\":\"crm\",\"userUuid\":\"" + alice + "\" }\n ",
+		"escapes":           `{"userUuid":"` + alice + `","clientId":"crm","reason":"SUP-1234 \u00e9 \ud83d\ude00 \\ud800 \"q\""}`,
+		"at the limit":      mintBody(alice, "crm", "SUP-1234 x") + strings.Repeat(" ", 16<<10-len(mintBody(alice, "crm", "SUP-1234 x"))),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if rep := f.do(t, "POST", "/v1/impersonations", body, auth); rep.code != 201 {
+				t.Fatalf("%d %s", rep.code, rep.raw)
+			}
+		})
+	}
+	rows := f.rows(t)
+	if len(rows) != 3 {
+		t.Fatalf("rows %v", rows)
+	}
+	var escaped bool
+	for _, r := range rows {
+		escaped = escaped || r["reason"] == `SUP-1234 é 😀 \ud800 "q"`
+	}
+	if !escaped {
+		t.Errorf("escapes not decoded as JSON defines them: %v", rows)
+	}
+	t.Run("missing members are named by the checks", func(t *testing.T) {
+		wantProblem(t, f.do(t, "POST", "/v1/impersonations", `{"clientId":"crm","reason":"SUP-1234 x"}`, auth), 400, "invalid-user-id")
+		wantProblem(t, f.do(t, "POST", "/v1/impersonations", `{"userUuid":"`+alice+`","reason":"SUP-1234 x"}`, auth), 400, "client-not-allowed")
+		wantProblem(t, f.do(t, "POST", "/v1/impersonations", `{"userUuid":"`+alice+`","clientId":"crm"}`, auth), 400, "reason-required")
+	})
 }
 
 func TestReasonOptional(t *testing.T) {
@@ -311,6 +373,19 @@ func TestUpstreamFailuresAreAudited(t *testing.T) {
 			wantProblem(t, f.do(t, "POST", "/v1/impersonations", mintBody(alice, "crm", "SUP-1234 check"), auth), tt.status, tt.slug)
 			rows := f.rows(t)
 			if len(rows) != 1 || rows[0]["outcome"] != "failed" || rows[0]["status"] != int(tt.code) || rows[0]["detail"] != tt.slug {
+				t.Errorf("rows %v", rows)
+			}
+		})
+	}
+	// An answer over the read limit arrived: it is a wrong answer (502, its status
+	// audited), not an unreachable Bare.ID.
+	for _, endpoint := range []string{"token", "mint"} {
+		t.Run("oversized "+endpoint+" answer", func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.up.oversized.Store(endpoint)
+			wantProblem(t, f.do(t, "POST", "/v1/impersonations", mintBody(alice, "crm", "SUP-1234 check"), auth), 502, "upstream-failed")
+			rows := f.rows(t)
+			if len(rows) != 1 || rows[0]["outcome"] != "failed" || rows[0]["status"] != 200 || rows[0]["detail"] != "upstream-failed" {
 				t.Errorf("rows %v", rows)
 			}
 		})
@@ -376,6 +451,48 @@ func TestRoutes(t *testing.T) {
 	if rep.header.Get("Allow") != "GET, POST" {
 		t.Errorf("Allow %q", rep.header.Get("Allow"))
 	}
+}
+
+// Every non-canonical path is a 404 problem, never a redirect (Go's mux would answer
+// 301 or 307 to the cleaned path), and nothing behind it runs.
+func TestNonCanonicalPathsAreNotFound(t *testing.T) {
+	f := newFixture(t, nil)
+	body := mintBody(alice, "crm", "SUP-1234 check")
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "//v1/impersonations"},
+		{"POST", "/v1//impersonations"},
+		{"POST", "/v1/./impersonations"},
+		{"POST", "/v1/x/../impersonations"},
+		{"POST", "/v1/impersonations/"},
+		{"POST", "/v1/impersonations/."},
+		{"POST", "/v1/%69mpersonations"},
+		{"GET", "/v1/me/"},
+		{"GET", "//v1/me"},
+		{"GET", "/v1"},
+		{"GET", "/v1/"},
+		{"GET", "/healthz/"},
+		{"GET", "//healthz"},
+		{"GET", "/v1/impersonations//verify"},
+		{"OPTIONS", "//v1/impersonations"},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			rep := f.do(t, tt.method, tt.path, body, auth)
+			wantProblem(t, rep, 404, "not-found")
+			if loc := rep.header.Get("Location"); loc != "" {
+				t.Errorf("Location %q", loc)
+			}
+		})
+	}
+	if f.up.hits.Load() != 0 || len(f.rows(t)) != 0 {
+		t.Errorf("a non-canonical path reached Bare.ID (%d) or the audit trail (%d)", f.up.hits.Load(), len(f.rows(t)))
+	}
+	t.Run("misconfigured", func(t *testing.T) {
+		f := newFixture(t, map[string]string{"BAREID_INSTANCE": ""})
+		rep := f.do(t, "GET", "//healthz", "", nil)
+		if rep.code == http.StatusMovedPermanently || rep.code == http.StatusTemporaryRedirect || rep.header.Get("Location") != "" {
+			t.Errorf("redirect %d %v", rep.code, rep.header)
+		}
+	})
 }
 
 func TestCORS(t *testing.T) {
@@ -451,7 +568,7 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 	if len(listed) != len(problem.Kinds()) {
 		t.Errorf("openapi.json lists %d problem types, the code has %d", len(listed), len(problem.Kinds()))
 	}
-	for _, p := range []string{"/v1/impersonations", "/v1/impersonations/verify", "/v1/impersonations/{id}", "/v1/impersonations/{id}/end", "/v1/clients", "/v1/me", "/healthz", "/open", "/openapi.json"} {
+	for _, p := range []string{"/v1/impersonations", "/v1/impersonations/verify", "/v1/impersonations/{id}", "/v1/impersonations/{id}/end", "/v1/clients", "/v1/me", "/healthz", "/readyz", "/open", "/openapi.json"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}

@@ -24,8 +24,10 @@ type Doer interface {
 var ErrTooLarge = errors.New("outbound: response body too large")
 
 // Do sends req (which must carry ctx) and returns the status and at most max bytes of
-// body. Errors name the request without its query: user ids belong in the audit trail,
-// not in log lines.
+// body. An answer over max bytes is ErrTooLarge with its status (non-zero: an answer
+// arrived, it is not a transport failure); every other error comes with status 0.
+// Errors name the request without its query: user ids belong in the audit trail, not
+// in log lines.
 func Do(ctx context.Context, d Doer, req *http.Request, max int64) (int, []byte, error) {
 	type result struct {
 		status int
@@ -51,6 +53,9 @@ func Do(ctx context.Context, d Doer, req *http.Request, max int64) (int, []byte,
 	case r := <-done:
 		if r.err != nil && ctx.Err() != nil {
 			r.err = ctx.Err()
+		}
+		if errors.Is(r.err, ErrTooLarge) {
+			return r.status, nil, fmt.Errorf("%s: %w", where, r.err)
 		}
 		if r.err != nil {
 			return 0, nil, fmt.Errorf("%s: %w", where, unwrapURLError(r.err))
