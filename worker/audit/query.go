@@ -156,11 +156,7 @@ func (s *Store) CountSince(ctx context.Context, actor, kind string, since time.T
 	}
 	var n int
 	var oldest sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(r.at) FROM audit_events r
-		WHERE r.event = 'requested' AND r.actor = ? AND r.actor_kind = ? AND r.at >= ?
-		AND NOT EXISTS (SELECT 1 FROM audit_events d
-			WHERE d.impersonation_id = r.impersonation_id AND d.event = 'denied')`,
-		actor, kind, formatTime(since)).Scan(&n, &oldest)
+	err := s.db.QueryRowContext(ctx, countSince, actor, kind, formatTime(since)).Scan(&n, &oldest)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("%w: count: %v", ErrUnavailable, err)
 	}
@@ -170,6 +166,13 @@ func (s *Store) CountSince(ctx context.Context, actor, kind string, since time.T
 	}
 	return n, t, nil
 }
+
+// countSince counts an actor's impersonations requested at or after a time that were
+// not denied, and finds the oldest one's time: args actor, actor kind, since.
+const countSince = `SELECT COUNT(*), MIN(r.at) FROM audit_events r
+	WHERE r.event = 'requested' AND r.actor = ? AND r.actor_kind = ? AND r.at >= ?
+	AND NOT EXISTS (SELECT 1 FROM audit_events d
+		WHERE d.impersonation_id = r.impersonation_id AND d.event = 'denied')`
 
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]Impersonation, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
