@@ -22,8 +22,10 @@ let stack;
 
 before(async () => {
   stack = await startStack({
-    // The test hooks report the D1 round trips the bridge made (wasm/hooks.go).
-    vars: { ACTAS_API_KEYS: admin.entry, ACTAS_RATE_LIMIT: '100000/1h', ACTAS_TEST_HOOKS: 'true' },
+    // The test hooks report the D1 round trips the bridge made (wasm/hooks.go). A
+    // generous upstream timeout: this tests correctness under overlap, and a busy
+    // machine must not turn slowness into failures.
+    vars: { ACTAS_API_KEYS: admin.entry, ACTAS_RATE_LIMIT: '100000/1h', ACTAS_TEST_HOOKS: 'true', BAREID_TIMEOUT: '20s' },
   });
 });
 after(async () => {
