@@ -37,6 +37,10 @@ const Pending Event = "pending"
 // bloat the trail.
 const maxTextLen = 512
 
+// appendTimeout bounds one append (its wait for this isolate's turn included), so a
+// database call that never completes cannot hold every later append of the isolate.
+const appendTimeout = 10 * time.Second
+
 // maxAppendAttempts bounds the retries when concurrent writers race for the next
 // sequence number.
 const maxAppendAttempts = 8
@@ -179,6 +183,8 @@ func (s *Store) append(ctx context.Context, ev row, extra ...Statement) ([][][]d
 	if s == nil || s.db == nil {
 		return nil, fmt.Errorf("%w: no database", ErrUnavailable)
 	}
+	ctx, cancel := context.WithTimeout(ctx, appendTimeout)
+	defer cancel()
 	select {
 	case s.appendSlot <- struct{}{}:
 	case <-ctx.Done():
