@@ -94,7 +94,9 @@ func TestJWSKeysAndAlgorithms(t *testing.T) {
 				return handMade(map[string]any{"alg": "ES256", "kid": "e1"}, p.claims(), es256DER(ecKey))
 			}, false},
 		{"hand-made ES256", []map[string]any{ecJWK("e1", "P-256", &ecKey.PublicKey, 32, nil)},
-			func() string { return handMade(map[string]any{"alg": "ES256", "kid": "e1"}, p.claims(), es256Raw(ecKey)) }, true},
+			func() string {
+				return handMade(map[string]any{"alg": "ES256", "kid": "e1"}, p.claims(), es256Raw(ecKey))
+			}, true},
 		{"alg none, empty signature", []map[string]any{rsaJWK("r1", &rsaKey.PublicKey, nil)},
 			func() string {
 				return handMade(map[string]any{"alg": "none", "kid": "r1"}, p.claims(), func([]byte) []byte { return nil })
@@ -106,7 +108,9 @@ func TestJWSKeysAndAlgorithms(t *testing.T) {
 		{"RS256 header, kid of an EC key", []map[string]any{ecJWK("e1", "P-256", &ecKey.PublicKey, 32, nil)},
 			func() string { return sign(t, rsaAs("e1"), jose.RS256, p.claims()) }, false},
 		{"ES256 header, kid of an RSA key", []map[string]any{rsaJWK("r1", &rsaKey.PublicKey, nil)},
-			func() string { return handMade(map[string]any{"alg": "ES256", "kid": "r1"}, p.claims(), es256Raw(ecKey)) }, false},
+			func() string {
+				return handMade(map[string]any{"alg": "ES256", "kid": "r1"}, p.claims(), es256Raw(ecKey))
+			}, false},
 		{"key's alg differs from the token's", []map[string]any{rsaJWK("r1", &rsaKey.PublicKey, map[string]any{"alg": "PS256"})},
 			func() string { return sign(t, rsaAs("r1"), jose.RS256, p.claims()) }, false},
 		{"wrong curve: a P-384 key named P-256", []map[string]any{ecJWK("e1", "P-256", &p384.PublicKey, 48, nil)},
