@@ -32,9 +32,12 @@ Commands:
   test          install test tools, then gofmt, go vet, go test, the wasm vet, eslint,
                 web-ext lint, the wasm build, and the end-to-end suite (node --test e2e/)
   bench         build, then measure actas against a plain-JavaScript reference Worker
-                under wrangler dev on loopback (latency, throughput, upstream requests
-                per impersonation, cold start, upload size); prints the figures and
-                writes build/bench/results.json. Misses no target fatally: it reports.
+                doing the same work, under wrangler dev on loopback: healthz and mint
+                latency and throughput (also with an artificial delay on every D1 round
+                trip), non-2xx answers, upstream requests and D1 round trips per mint,
+                cold start, the wasm's size by Go package, upload size; prints the
+                figures and writes build/bench/results.json. Misses no target fatally:
+                it reports.
   keygen LABEL  print a new API key once, and its LABEL:sha256 line for ACTAS_API_KEYS
   package       lint the browser extension (web-ext lint) and write build/actas-chrome-VERSION.zip
                 and build/actas-firefox-VERSION.zip with release manifests (no
@@ -268,9 +271,10 @@ package() {
 bench() {
 	npm_install
 	build || die "build failed"
-	say "build the load generator (bench/load) into build/bench/"
+	say "build the load generator (bench/load) and the size breakdown (bench/size) into build/bench/"
 	go build -o build/bench/load ./bench/load || die "load generator build failed"
-	say "run the benchmark (about two minutes)"
+	go build -o build/bench/size ./bench/size || die "size breakdown build failed"
+	say "run the benchmark (about four minutes)"
 	node bench/bench.mjs || die "the benchmark could not run"
 }
 

@@ -15,7 +15,7 @@ const strict = {
 };
 
 export default [
-  { ignores: ['node_modules/', 'build/', '.wrangler/', 'e2e/artifacts/'] },
+  { ignores: ['node_modules/', 'build/', '**/.wrangler/', 'e2e/artifacts/'] },
   js.configs.recommended,
   {
     files: ['extension/**/*.js'],

@@ -20,6 +20,8 @@ import (
 	"math"
 	"syscall/js"
 	"time"
+
+	"github.com/actas-dev/actas/worker/audit"
 )
 
 // d1Connector opens connections to the D1 binding named binding. Connections are
@@ -49,6 +51,44 @@ func (c *d1Conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *d1Conn) Close() error { return nil }
+
+// Batch implements audit.BatchConn with D1's batch: the statements run in order in one
+// round trip and one transaction.
+func (c *d1Conn) Batch(ctx context.Context, stmts []audit.Statement) ([][][]driver.Value, error) {
+	jsStmts := make([]any, len(stmts))
+	for i, st := range stmts {
+		args := make([]any, len(st.Args))
+		for j, a := range st.Args {
+			v, err := toJS(a)
+			if err != nil {
+				return nil, err
+			}
+			args[j] = v
+		}
+		jsStmts[i] = []any{st.Query, args}
+	}
+	vals, err := do(ctx, "d1batch", c.db, js.ValueOf(jsStmts))
+	if err != nil {
+		return nil, fmt.Errorf("wasm: d1 batch: %w", err)
+	}
+	res := vals[0]
+	out := make([][][]driver.Value, res.Length())
+	for i := range out {
+		rows := res.Index(i)
+		out[i] = make([][]driver.Value, rows.Length())
+		for j := range out[i] {
+			row := rows.Index(j)
+			vs := make([]driver.Value, row.Length())
+			for k := range vs {
+				if vs[k], err = fromJS(row.Index(k)); err != nil {
+					return nil, err
+				}
+			}
+			out[i][j] = vs
+		}
+	}
+	return out, nil
+}
 
 func (c *d1Conn) Begin() (driver.Tx, error) {
 	return nil, errors.New("wasm: D1 has no transactions")
@@ -112,6 +152,8 @@ func toJS(v driver.Value) (any, error) {
 	switch v := v.(type) {
 	case nil:
 		return js.Null(), nil
+	case int:
+		return toJS(int64(v))
 	case int64:
 		if v > 1<<53 || v < -(1<<53) {
 			return nil, fmt.Errorf("wasm: d1: %d does not fit a JavaScript number", v)

@@ -109,18 +109,19 @@ func (t *testHooks) stats(w http.ResponseWriter, r *http.Request) {
 		refs = f.Invoke().Int()
 	}
 	writeJSON(w, map[string]any{
-		"instance":    instanceID,
-		"served":      served.Load(),
-		"request":     requestNumber(r.Context()),
-		"heapAlloc":   m.HeapAlloc,
-		"heapInuse":   m.HeapInuse,
-		"heapObjects": m.HeapObjects,
-		"sys":         m.Sys,
-		"numGC":       m.NumGC,
-		"goroutines":  runtime.NumGoroutine(),
-		"funcsLive":   bridgeFuncs.Load(),
-		"jsRefsLive":  refs,
-		"opsInFlight": opsInFlight(),
+		"instance":     instanceID,
+		"served":       served.Load(),
+		"request":      requestNumber(r.Context()),
+		"heapAlloc":    m.HeapAlloc,
+		"heapInuse":    m.HeapInuse,
+		"heapObjects":  m.HeapObjects,
+		"sys":          m.Sys,
+		"numGC":        m.NumGC,
+		"goroutines":   runtime.NumGoroutine(),
+		"funcsLive":    bridgeFuncs.Load(),
+		"jsRefsLive":   refs,
+		"opsInFlight":  opsInFlight(),
+		"d1RoundTrips": jsBinding.Call("d1RoundTrips").Int(),
 	})
 }
 

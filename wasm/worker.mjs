@@ -40,6 +40,13 @@ const ANSWER_DEADLINE_MS = 30_000;
 let current; // Promise<Instance> of the live instance (or the one starting)
 let requestSeq = 0; // per isolate, names requests for waitUntil bookkeeping in tests
 
+// D1 round trips this isolate made (each query or batch is one), for the test hooks
+// and the benchmark; and, for the benchmark only, an artificial delay before each one
+// (ACTAS_TEST_D1_DELAY_MS, honoured only with ACTAS_TEST_HOOKS=true) so that a remote
+// database's latency shows on loopback.
+const d1Stats = { roundTrips: 0 };
+let d1DelayMs = 0;
+
 class Instance {
   constructor(go, binding) {
     this.go = go;
@@ -67,6 +74,8 @@ async function startInstance(env) {
   const binding = {};
   const inst = new Instance(go, binding);
   binding.liveRefs = () => go._values.length - go._idPool.length;
+  binding.d1RoundTrips = () => d1Stats.roundTrips;
+  d1DelayMs = env.ACTAS_TEST_HOOKS === "true" ? Math.min(Math.max(Number(env.ACTAS_TEST_D1_DELAY_MS) || 0, 0), 1000) : 0;
   let ready;
   const readyPromise = new Promise((resolve) => (ready = resolve));
   const wasm = new WebAssembly.Instance(mod, {
@@ -158,6 +167,12 @@ class RequestIO {
     return this.submit(() => this.settle(opId, d1(binding, sql, args, mode)));
   }
 
+  // stmts: [[sql, args], ...], run by D1 in one round trip and transaction; resolves
+  // with one array of rows (arrays of values) per statement.
+  d1batch(opId, binding, stmts) {
+    return this.submit(() => this.settle(opId, d1Batch(binding, stmts)));
+  }
+
   sleep(opId, ms) {
     return this.submit(() => this.settle(opId, new Promise((r) => setTimeout(() => r([]), ms))));
   }
@@ -198,7 +213,13 @@ async function fetchAll(method, url, headers, body, timeoutMs) {
   return [res.status, joinHeaders(res.headers), buf];
 }
 
+async function d1RoundTrip() {
+  d1Stats.roundTrips++;
+  if (d1DelayMs > 0) await new Promise((r) => setTimeout(r, d1DelayMs));
+}
+
 async function d1(binding, sql, args, mode) {
+  await d1RoundTrip();
   const stmt = binding.prepare(sql).bind(...args);
   if (mode === "raw") {
     const rows = await stmt.raw({ columnNames: true });
@@ -207,6 +228,14 @@ async function d1(binding, sql, args, mode) {
   }
   const res = await stmt.run();
   return [res.meta?.changes ?? 0, res.meta?.last_row_id ?? 0];
+}
+
+async function d1Batch(binding, stmts) {
+  await d1RoundTrip();
+  const results = await binding.batch(stmts.map(([sql, args]) => binding.prepare(sql).bind(...args)));
+  // batch has no raw mode: rows come as objects, whose values are in column order
+  // (the statements Go batches never repeat a column name).
+  return [results.map((r) => (r.results ?? []).map((row) => Object.values(row)))];
 }
 
 // Headers cross the bridge as one string: name, value, name, value, separated by "\n"

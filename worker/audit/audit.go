@@ -10,10 +10,10 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -36,6 +36,10 @@ const Pending Event = "pending"
 // maxTextLen bounds free text stored from a request (user agent), so one caller cannot
 // bloat the trail.
 const maxTextLen = 512
+
+// appendTimeout bounds one append (its wait for this isolate's turn included), so a
+// database call that never completes cannot hold every later append of the isolate.
+const appendTimeout = 10 * time.Second
 
 // maxAppendAttempts bounds the retries when concurrent writers race for the next
 // sequence number.
@@ -72,13 +76,24 @@ var ErrUnavailable = errors.New("audit: store unavailable")
 // isolates: the chain's next sequence number is claimed by the insert itself.
 type Store struct {
 	db *sql.DB
-	// appendMu serialises appends within this isolate, so its own concurrent requests
-	// do not race for the next seq; the retries cover writers in other isolates.
-	appendMu sync.Mutex
+	// appendSlot serialises appends within this isolate, so its own concurrent
+	// requests do not race for the next seq; the retries cover writers in other
+	// isolates. A channel rather than a mutex, so a waiter gives up with its request.
+	appendSlot chan struct{}
+	// head is the newest event this isolate knows of (guarded by appendSlot): the next
+	// append links to it without reading it first. It is only a guess: an insert on a
+	// seq another writer took fails on the primary key, and the head is read again.
+	head chainHead
+}
+
+type chainHead struct {
+	known bool
+	seq   int64
+	hash  string
 }
 
 // NewStore returns a Store over db, whose schema migrations/ created.
-func NewStore(db *sql.DB) *Store { return &Store{db: db} }
+func NewStore(db *sql.DB) *Store { return &Store{db: db, appendSlot: make(chan struct{}, 1)} }
 
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
@@ -86,7 +101,33 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // Begin appends the 'requested' event. No token may be minted unless it succeeded.
 func (s *Store) Begin(ctx context.Context, r Record) error {
-	return s.append(ctx, row{rec: r, event: Requested, at: r.RequestedAt})
+	_, err := s.append(ctx, row{rec: r, event: Requested, at: r.RequestedAt})
+	return err
+}
+
+// BeginCounted appends the 'requested' event and, in the same round trip and
+// transaction, counts as CountSince does (counted as there) the impersonations r's
+// actor requested at or after since, this one included. Two concurrent requests of one actor therefore each
+// see the other's event (whichever committed first), so they cannot both slip under a
+// limit.
+func (s *Store) BeginCounted(ctx context.Context, r Record, since time.Time, counted ...string) (int, time.Time, error) {
+	res, err := s.append(ctx, row{rec: r, event: Requested, at: r.RequestedAt},
+		countSince(r.Actor, r.ActorKind, since, counted))
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if len(res) != 1 || len(res[0]) != 1 || len(res[0][0]) != 2 {
+		return 0, time.Time{}, fmt.Errorf("%w: count: unexpected result shape", ErrUnavailable)
+	}
+	n, err := asInt(res[0][0][0])
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("%w: count: %v", ErrUnavailable, err)
+	}
+	var oldest time.Time
+	if str, ok := asString(res[0][0][1]); ok {
+		oldest, _ = parseTime(str)
+	}
+	return int(n), oldest, nil
 }
 
 // Complete appends r's outcome event. The schema refuses a second outcome, and an
@@ -97,13 +138,15 @@ func (s *Store) Complete(ctx context.Context, r Record, c Completion) error {
 	default:
 		return fmt.Errorf("audit: %q is not an outcome", c.Outcome)
 	}
-	return s.append(ctx, row{rec: r, event: c.Outcome, at: c.CompletedAt, detail: c.Detail,
+	_, err := s.append(ctx, row{rec: r, event: c.Outcome, at: c.CompletedAt, detail: c.Detail,
 		upstreamStatus: c.UpstreamStatus, expiresAt: c.ExpiresAt})
+	return err
 }
 
 // End appends the 'ended' event of an issued impersonation.
 func (s *Store) End(ctx context.Context, r Record, at time.Time) error {
-	return s.append(ctx, row{rec: r, event: Ended, at: at})
+	_, err := s.append(ctx, row{rec: r, event: Ended, at: at})
+	return err
 }
 
 // row is one event as stored.
@@ -131,37 +174,64 @@ func (ev row) stored() storedEvent {
 	}
 }
 
-// append chains ev onto the newest event and inserts it. Two writers that read the
-// same head both try the same seq; the primary key lets one win and the other retries
-// on the new head, so the chain never forks. (D1 has no transactions to do this with.)
-func (s *Store) append(ctx context.Context, ev row) error {
+// append chains ev onto the newest event and inserts it, in one batch with extra
+// (whose rows it returns): one database round trip when this isolate knows the head.
+// Two writers that link to the same head both try the same seq; the primary key lets
+// one win, and the other reads the head and retries, so the chain never forks. (D1 has
+// no interactive transactions; its batch is atomic, which is all this needs.)
+func (s *Store) append(ctx context.Context, ev row, extra ...Statement) ([][][]driver.Value, error) {
 	if s == nil || s.db == nil {
-		return fmt.Errorf("%w: no database", ErrUnavailable)
+		return nil, fmt.Errorf("%w: no database", ErrUnavailable)
 	}
-	s.appendMu.Lock()
-	defer s.appendMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, appendTimeout)
+	defer cancel()
+	select {
+	case s.appendSlot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: append %s: %v", ErrUnavailable, ev.event, ctx.Err())
+	}
+	defer func() { <-s.appendSlot }()
 	ev.rec.ClientIP = truncate(ev.rec.ClientIP, 64)
 	ev.rec.UserAgent = truncate(ev.rec.UserAgent, maxTextLen)
 	var lastErr error
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
-		var headSeq int64
-		headHash := genesisHash
-		err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&headSeq, &headHash)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: read head: %v", ErrUnavailable, err)
+		if !s.head.known {
+			if err := s.readHead(ctx); err != nil {
+				return nil, fmt.Errorf("%w: read head: %v", ErrUnavailable, err)
+			}
 		}
-		ev.seq, ev.prevHash = headSeq+1, headHash
+		ev.seq, ev.prevHash = s.head.seq+1, s.head.hash
 		st := ev.stored()
-		_, err = s.db.ExecContext(ctx, insertEvent, append(st.values(), st.hash())...)
+		hash := st.hash()
+		stmts := append([]Statement{{Query: insertEvent, Args: append(st.values(), hash)}}, extra...)
+		res, err := s.batch(ctx, stmts)
+		if err == nil && len(res) == len(stmts) {
+			s.head = chainHead{known: true, seq: ev.seq, hash: hash}
+			return res[1:], nil
+		}
+		// Whatever happened, the head is no longer known: another writer took the seq,
+		// or the batch's fate is unknown.
+		s.head = chainHead{}
 		if err == nil {
-			return nil
+			err = fmt.Errorf("batch returned %d results for %d statements", len(res), len(stmts))
 		}
 		lastErr = err
 		if !isSeqConflict(err) {
 			break
 		}
 	}
-	return fmt.Errorf("%w: append %s: %v", ErrUnavailable, ev.event, lastErr)
+	return nil, fmt.Errorf("%w: append %s: %v", ErrUnavailable, ev.event, lastErr)
+}
+
+// readHead reads the newest event into s.head (the caller holds appendSlot).
+func (s *Store) readHead(ctx context.Context) error {
+	h := chainHead{known: true, hash: genesisHash}
+	err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&h.seq, &h.hash)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	s.head = h
+	return nil
 }
 
 // isSeqConflict recognises a lost race for the next seq (SQLite and D1 both name the

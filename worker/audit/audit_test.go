@@ -338,3 +338,94 @@ func TestUnavailableStore(t *testing.T) {
 		t.Errorf("verify: %v", err)
 	}
 }
+
+// Two stores over one database are two isolates: each keeps its own idea of the head,
+// which goes stale whenever the other appends. Appends still form one chain.
+func TestStaleHeadsAcrossIsolatesKeepOneChain(t *testing.T) {
+	db := sqlitetest.Open(t)
+	a, b := audit.NewStore(db), audit.NewStore(db)
+	ctx := context.Background()
+	for i := 0; i < 6; i++ {
+		s := a
+		if i%3 == 2 {
+			s = b
+		}
+		r := record(fmt.Sprintf("i%d", i), t0)
+		if err := s.Begin(ctx, r); err != nil {
+			t.Fatalf("begin %d: %v", i, err)
+		}
+		other := b
+		if s == b {
+			other = a
+		}
+		if err := other.Complete(ctx, r, issued(t0)); err != nil {
+			t.Fatalf("complete %d: %v", i, err)
+		}
+	}
+	if v, err := a.Verify(ctx); err != nil || !v.OK || v.Events != 12 {
+		t.Fatalf("%+v %v", v, err)
+	}
+}
+
+func TestBeginCountedCountsItselfInTheSameBatch(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx := context.Background()
+	first := record("b0", t0)
+	s.Begin(ctx, first)
+	s.Complete(ctx, first, audit.Completion{Outcome: audit.Denied, CompletedAt: t0})
+	for i := 1; i <= 3; i++ {
+		r := record(fmt.Sprintf("b%d", i), t0.Add(time.Duration(i)*time.Minute))
+		n, oldest, err := s.BeginCounted(ctx, r, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The denied one does not count; this one does.
+		if n != i || !oldest.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("request %d: n %d oldest %v", i, n, oldest)
+		}
+		if cn, co, _ := s.CountSince(ctx, r.Actor, r.ActorKind, t0); cn != n || !co.Equal(oldest) {
+			t.Fatalf("CountSince says %d %v, BeginCounted %d %v", cn, co, n, oldest)
+		}
+	}
+	// Another actor's count is its own.
+	other := record("o1", t0)
+	other.Actor = "someone-else"
+	if n, _, err := s.BeginCounted(ctx, other, t0); err != nil || n != 1 {
+		t.Fatalf("other actor: %d %v", n, err)
+	}
+	if v, err := s.Verify(ctx); err != nil || !v.OK || v.Events != 6 {
+		t.Fatalf("%+v %v", v, err)
+	}
+}
+
+// A batch is all or nothing: when a statement after the insert fails, the event is
+// not stored and the next append still links to the real head.
+func TestFailedBatchStoresNothing(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx := context.Background()
+	if err := s.Begin(ctx, record("ok1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	// An outcome whose request does not exist fails in the schema's trigger.
+	if err := s.Complete(ctx, record("missing", t0), issued(t0)); err == nil {
+		t.Fatal("outcome without request accepted")
+	}
+	if err := s.Begin(ctx, record("ok2", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Verify(ctx); err != nil || !v.OK || v.Events != 2 {
+		t.Fatalf("%+v %v", v, err)
+	}
+}
+
+func TestAppendGivesUpWithItsRequest(t *testing.T) {
+	db := sqlitetest.Open(t)
+	s := audit.NewStore(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Begin(ctx, record("late", t0)); !errors.Is(err, audit.ErrUnavailable) {
+		t.Fatalf("cancelled begin: %v", err)
+	}
+}

@@ -181,21 +181,10 @@ func (s *Store) CountSince(ctx context.Context, actor, kind string, since time.T
 	if s == nil || s.db == nil {
 		return 0, time.Time{}, fmt.Errorf("%w: no database", ErrUnavailable)
 	}
-	args := []any{actor, kind, formatTime(since)}
-	uncounted := ""
-	if len(counted) > 0 {
-		uncounted = " AND d.detail NOT IN (?" + strings.Repeat(", ?", len(counted)-1) + ")"
-		for _, c := range counted {
-			args = append(args, c)
-		}
-	}
+	st := countSince(actor, kind, since, counted)
 	var n int
 	var oldest sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(r.at) FROM audit_events r
-		WHERE r.event = 'requested' AND r.actor = ? AND r.actor_kind = ? AND r.at >= ?
-		AND NOT EXISTS (SELECT 1 FROM audit_events d
-			WHERE d.impersonation_id = r.impersonation_id AND d.event = 'denied'`+uncounted+`)`,
-		args...).Scan(&n, &oldest)
+	err := s.db.QueryRowContext(ctx, st.Query, st.Args...).Scan(&n, &oldest)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("%w: count: %v", ErrUnavailable, err)
 	}
@@ -204,6 +193,24 @@ func (s *Store) CountSince(ctx context.Context, actor, kind string, since time.T
 		t, _ = parseTime(oldest.String)
 	}
 	return n, t, nil
+}
+
+// countSince is the statement that counts actor's impersonations requested at or after
+// since that were not denied, or denied for one of the counted details, and finds the
+// oldest one's time.
+func countSince(actor, kind string, since time.Time, counted []string) Statement {
+	args := []any{actor, kind, formatTime(since)}
+	uncounted := ""
+	if len(counted) > 0 {
+		uncounted = " AND d.detail NOT IN (?" + strings.Repeat(", ?", len(counted)-1) + ")"
+		for _, c := range counted {
+			args = append(args, c)
+		}
+	}
+	return Statement{Query: `SELECT COUNT(*), MIN(r.at) FROM audit_events r
+	WHERE r.event = 'requested' AND r.actor = ? AND r.actor_kind = ? AND r.at >= ?
+	AND NOT EXISTS (SELECT 1 FROM audit_events d
+		WHERE d.impersonation_id = r.impersonation_id AND d.event = 'denied'` + uncounted + `)`, Args: args}
 }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]Impersonation, error) {

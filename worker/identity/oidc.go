@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/tidwall/gjson"
 
 	"github.com/actas-dev/actas/worker/internal/outbound"
@@ -40,7 +39,7 @@ func NewOIDC(cfg OIDCConfig, roles Roles, devLoopback bool, refetch time.Duratio
 		mu      sync.Mutex
 		jwksURI string
 	)
-	fetch := func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+	fetch := func(ctx context.Context) ([]jwk, error) {
 		mu.Lock()
 		uri := jwksURI
 		mu.Unlock()
@@ -69,8 +68,12 @@ func discover(ctx context.Context, d Doer, issuer string, devLoopback bool) (str
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := fetchJSON(ctx, d, issuer+"/.well-known/openid-configuration", &doc); err != nil {
+	body, err := fetchJSON(ctx, d, issuer+"/.well-known/openid-configuration")
+	if err != nil {
 		return "", err
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", errors.New("identity: discovery document is not a JSON object")
 	}
 	if doc.Issuer != issuer {
 		return "", errors.New("identity: discovery document names another issuer")

@@ -40,6 +40,10 @@ type idp struct {
 	keys      []jose.JSONWebKey // private keys; the JWKS serves their public halves
 	jwksHits  atomic.Int32
 	issuerFix string // when set, discovery names this issuer instead
+	discHits  atomic.Int32
+	failing   atomic.Bool   // discovery and JWKS answer 503
+	rawJWKS   []byte        // when set, served as the JWKS instead of keys
+	gate      chan struct{} // when set, a JWKS request waits for it to close
 }
 
 func newIDP(t *testing.T) *idp {
@@ -47,6 +51,11 @@ func newIDP(t *testing.T) *idp {
 	p.rotate()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/realms/demo/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		p.discHits.Add(1)
+		if p.failing.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		iss := p.issuer()
 		if p.issuerFix != "" {
 			iss = p.issuerFix
@@ -55,6 +64,20 @@ func newIDP(t *testing.T) *idp {
 	})
 	mux.HandleFunc("/realms/demo/certs", func(w http.ResponseWriter, r *http.Request) {
 		p.jwksHits.Add(1)
+		if p.failing.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		p.mu.Lock()
+		gate, raw := p.gate, p.rawJWKS
+		p.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		if raw != nil {
+			w.Write(raw)
+			return
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		var set jose.JSONWebKeySet

@@ -102,11 +102,11 @@ type Counter interface {
 	CountSince(ctx context.Context, actor, kind string, since time.Time, counted ...string) (int, time.Time, error)
 }
 
-// countedDenials are the refusals that count toward the rate limit. Other refusals
+// CountedDenials are the refusals that count toward the rate limit. Other refusals
 // cost nothing, so a mistyped reason does not lock an admin out; a protected user
 // must cost what an unknown user costs (whose request reaches Bare.ID and counts),
 // or the count would tell the two apart.
-var countedDenials = []string{string(ProtectedUser)}
+var CountedDenials = []string{string(ProtectedUser)}
 
 // Policy applies a Config. It is safe for concurrent use.
 type Policy struct {
@@ -124,10 +124,37 @@ func New(cfg Config, count Counter, now func() time.Time) *Policy {
 	return &Policy{cfg: cfg, count: count, now: now}
 }
 
+// Counted is a Counter whose answer was read beforehand: by the audit store in the
+// same database batch that wrote the "requested" event (audit.Store.BeginCounted).
+type Counted struct {
+	N      int
+	Oldest time.Time
+}
+
+// CountSince implements Counter.
+func (c Counted) CountSince(context.Context, string, string, time.Time, ...string) (int, time.Time, error) {
+	return c.N, c.Oldest, nil
+}
+
+// RateWindowStart is the start of the rate limit's window at now, and false when there
+// is no limit (nothing to count).
+func (p *Policy) RateWindowStart(now time.Time) (time.Time, bool) {
+	if p.cfg.RateLimit.Count == 0 {
+		return time.Time{}, false
+	}
+	return now.Add(-p.cfg.RateLimit.Window), true
+}
+
 // Decide applies the rules to a validated request whose "requested" event is already
 // written, so the rate limit counts this request too and concurrent requests cannot
 // both slip under it. It returns nil when the impersonation may go ahead.
 func (p *Policy) Decide(ctx context.Context, id identity.Identity, req Request) *Denial {
+	return p.DecideWith(ctx, id, req, p.count)
+}
+
+// DecideWith is Decide with the rate limit counted by count, such as a Counted read
+// together with the "requested" event.
+func (p *Policy) DecideWith(ctx context.Context, id identity.Identity, req Request, count Counter) *Denial {
 	if !id.Can(identity.Impersonate) {
 		return deny(NoImpersonateRole, problem.Forbidden, "You may not impersonate users: your roles lack "+p.cfg.ImpersonatorRole+".")
 	}
@@ -140,7 +167,7 @@ func (p *Policy) Decide(ctx context.Context, id identity.Identity, req Request) 
 	if id.Subject != "" && strings.EqualFold(id.Subject, req.UserUUID) {
 		return deny(Self, problem.UserNotAllowed, "You cannot impersonate yourself.")
 	}
-	if d := p.rateLimit(ctx, id); d != nil {
+	if d := p.rateLimit(ctx, id, count); d != nil {
 		return d
 	}
 	// A protected user is refused exactly like a user Bare.ID does not know: the same
@@ -176,13 +203,13 @@ func (p *Policy) reason(reason string) *Denial {
 }
 
 // rateLimit counts the caller's impersonations in the window, this one included.
-func (p *Policy) rateLimit(ctx context.Context, id identity.Identity) *Denial {
+func (p *Policy) rateLimit(ctx context.Context, id identity.Identity, count Counter) *Denial {
 	rl := p.cfg.RateLimit
 	if rl.Count == 0 {
 		return nil
 	}
 	now := p.now()
-	n, oldest, err := p.count.CountSince(ctx, id.Actor, string(id.Kind), now.Add(-rl.Window), countedDenials...)
+	n, oldest, err := count.CountSince(ctx, id.Actor, string(id.Kind), now.Add(-rl.Window), CountedDenials...)
 	if err != nil {
 		return &Denial{Rule: RateLimitUnknown, Err: problem.Wrap(problem.AuditUnavailable,
 			"The audit trail could not be read, so no impersonation was started. Try again later.", err)}

@@ -51,11 +51,20 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 		ClientIP:    r.Header.Get("CF-Connecting-IP"),
 		UserAgent:   r.UserAgent(),
 	}
-	if err := s.store.Begin(r.Context(), rec); err != nil {
+	// One round trip writes "requested" and, when there is a rate limit, counts the
+	// caller's impersonations in its window (this one included) in the same batch.
+	var count policy.Counted
+	if since, limited := s.policy.RateWindowStart(rec.RequestedAt); limited {
+		n, oldest, err := s.store.BeginCounted(r.Context(), rec, since, policy.CountedDenials...)
+		if err != nil {
+			return auditUnavailable(err)
+		}
+		count = policy.Counted{N: n, Oldest: oldest}
+	} else if err := s.store.Begin(r.Context(), rec); err != nil {
 		return auditUnavailable(err)
 	}
 
-	if d := s.policy.Decide(r.Context(), id, req); d != nil {
+	if d := s.policy.DecideWith(r.Context(), id, req, count); d != nil {
 		ri.outcome = string(audit.Denied)
 		if err := s.complete(r.Context(), rec, audit.Completion{Outcome: audit.Denied, Detail: string(d.Rule)}); err != nil {
 			return err
