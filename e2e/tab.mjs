@@ -129,10 +129,14 @@ export class Tab {
     await this.until(() => document.readyState === 'complete', undefined, 'the reload');
   }
 
-  /** Resolves once the page (a window the extension closes itself) is gone. */
+  /**
+   * Resolves once the page (a window the extension closes itself) is gone. Puppeteer
+   * does not always mark such a page closed; it can no longer evaluate in it either.
+   */
   async closed(timeout = WAIT_MS) {
     const deadline = Date.now() + timeout;
-    while (!this.page.isClosed()) {
+    const gone = async () => this.page.isClosed() || (await this.page.evaluate(() => true).then(() => false, () => true));
+    while (!(await gone())) {
       if (Date.now() > deadline) throw new Error(`the page did not close within ${timeout} ms`);
       await sleep(POLL_MS);
     }
