@@ -34,12 +34,13 @@ after(async () => {
   await t.stack?.stop();
 });
 
-// ACTAS_E2E_BROWSERS=firefox (or chromium) runs one browser's suites only.
-const BROWSERS = (process.env.ACTAS_E2E_BROWSERS ?? 'chromium,firefox').split(',');
+// ACTAS_E2E_ONLY=firefox (or chromium, release, ...: comma list) runs only the suites
+// whose names contain one of the words.
+const ONLY = (process.env.ACTAS_E2E_ONLY ?? '').toLowerCase().split(',').filter(Boolean);
 
 /** A describe block with its own browser, started by launch() and closed after it. */
 function withBrowser(name, launch, body) {
-  const skip = !BROWSERS.includes(name.split(':')[0].toLowerCase());
+  const skip = ONLY.length > 0 && !ONLY.some((w) => name.toLowerCase().includes(w));
   describe(name, { skip }, () => {
     before(async () => {
       await t.b?.close();

@@ -1,6 +1,7 @@
 // Impersonations opened from this browser: which tab each landed in, the banner there,
 // the time box, and End. Kept in storage.session (no tokens), keyed by audit id.
 
+import { containers } from './lib/platform.js';
 import { endImpersonation } from './sw-api.js';
 import { notify } from './sw-notify.js';
 import { settings } from './sw-settings.js';
@@ -140,7 +141,7 @@ async function signOutWhereItLives(imp) {
   try {
     if (imp.mode === 'container') {
       await chrome.tabs.remove(imp.tabId).catch(() => {});
-      const api = chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities;
+      const api = containers();
       if (api && imp.cookieStoreId) await api.remove(imp.cookieStoreId);
       return true;
     }

@@ -1,5 +1,6 @@
 // The toolbar popup: signed-in state, the open impersonations with End, the last ones
 // from the audit trail, and the last notice.
+import { originPattern } from '../lib/urlcheck.js';
 import { call, duration, el, shortUuid } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -30,7 +31,7 @@ const MODES = { tab: 'tab', incognito: 'private window', container: 'container' 
 
 async function grantBanner(imp) {
   // Host access for the application's origin, asked for with a click (a user gesture).
-  if (await chrome.permissions.request({ origins: [`${imp.origin}/*`] })) await act('showBanner', { id: imp.id });
+  if (await chrome.permissions.request({ origins: [originPattern(imp.origin)] })) await act('showBanner', { id: imp.id });
 }
 
 /** Marks the impersonations whose application the banner cannot reach yet. */
@@ -38,7 +39,7 @@ async function withAccess(active) {
   return Promise.all(
     active.map(async (imp) => ({
       ...imp,
-      bannerBlocked: Boolean(imp.origin) && !(await chrome.permissions.contains({ origins: [`${imp.origin}/*`] })),
+      bannerBlocked: Boolean(imp.origin) && !(await chrome.permissions.contains({ origins: [originPattern(imp.origin)] })),
     })),
   );
 }
