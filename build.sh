@@ -29,8 +29,10 @@ Commands:
                 --reset first deletes the local audit database (.wrangler/state),
                 and with it the rate-limit counts. Refuses to start while another
                 ./build.sh runs here or while a port is taken.
-  test          install test tools, then gofmt, go vet, go test, the wasm vet, eslint,
-                web-ext lint, the wasm build, and the end-to-end suite (node --test e2e/)
+  test          install test tools (npm ci; chromium and firefox-esr with apt when absent),
+                then gofmt, go vet, go test, the wasm vet, eslint, web-ext lint, the
+                extension's unit tests, the wasm build, and the end-to-end suite
+                (node --test e2e/: the Worker, and the extension in Chromium and Firefox)
   bench         build, then measure actas against a plain-JavaScript reference Worker
                 doing the same work, under wrangler dev on loopback: healthz and mint
                 latency and throughput (also with an artificial delay on every D1 round
@@ -208,12 +210,15 @@ test_all() {
 
 	say "npm ci (from package-lock.json)"
 	npm ci --no-audit --no-fund || die "npm ci failed"
-	if [[ ! -x /usr/bin/chromium ]]; then
-		say "apt-get install chromium (for the extension's browser tests)"
+	local browsers=()
+	[[ -x /usr/bin/chromium ]] || browsers+=(chromium)
+	[[ -x /usr/bin/firefox-esr ]] || browsers+=(firefox-esr)
+	if ((${#browsers[@]})); then
+		say "apt-get install ${browsers[*]} (for the extension's browser tests)"
 		local sudo=()
 		((EUID == 0)) || sudo=(sudo)
-		{ "${sudo[@]}" apt-get update && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends chromium; } ||
-			die "installing chromium failed"
+		{ "${sudo[@]}" apt-get update && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${browsers[@]}"; } ||
+			die "installing ${browsers[*]} failed"
 	fi
 
 	run "gofmt -l (no unformatted Go files)" gofmt_check
@@ -222,11 +227,15 @@ test_all() {
 	run "GOOS=js GOARCH=wasm go vet ./wasm/" env GOOS=js GOARCH=wasm go vet ./wasm/
 	run "eslint (the extension, the Worker's JS entry, tests and tools)" npx eslint --max-warnings 0 .
 	run "web-ext lint extension/ (zero errors)" extension_lint
+	run "extension unit tests (no browser, no Worker)" node --test e2e/extension-unit.test.mjs
 	run "wasm build" build
 	if [[ " ${failed[*]} " == *" wasm build "* ]]; then
 		failed+=("end-to-end suite (skipped: no wasm build)")
 	else
-		run "end-to-end suite (node --test e2e/)" node --test --test-concurrency=1 e2e/
+		local e2e=()
+		for f in e2e/*.test.mjs; do [[ $f == e2e/extension-unit.test.mjs ]] || e2e+=("$f"); done
+		run "end-to-end suite (node --test: the Worker, then the extension in Chromium and Firefox ESR)" \
+			node --test --test-concurrency=1 "${e2e[@]}"
 	fi
 
 	if ((${#failed[@]})); then

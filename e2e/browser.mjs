@@ -1,7 +1,8 @@
 // Debian's Chromium, headless, with the unpacked extension loaded, for the extension's
 // end-to-end tests. launchExtension() starts it on a fresh profile directory and records
 // every request the pages make (URL, Referer, form body), so tests can prove where the
-// impersonation token went and where it did not.
+// impersonation token went and where it did not. e2e/firefox.mjs gives Firefox the same
+// driver shape; pages come wrapped in e2e/tab.mjs's Tab, so test bodies serve both.
 
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { root } from './harness.mjs';
+import { Tab, WAIT_MS } from './tab.mjs';
 
 export const extensionDir = path.join(root, 'extension');
 /** The development id that the manifest's public `key` gives the extension. */
@@ -54,29 +56,52 @@ export async function launchExtension({ incognito = false } = {}) {
   let sw = ctx.serviceWorkers().find((w) => w.url().startsWith(EXTENSION_ORIGIN));
   sw ??= await ctx.waitForEvent('serviceworker', { predicate: (w) => w.url().startsWith(EXTENSION_ORIGIN) });
   if (incognito) sw = await allowInIncognito(ctx, sw);
-  return {
+  const tabs = new WeakMap(); // playwright page -> Tab, so a page keeps one identity
+  const wrap = (page) => {
+    let t = tabs.get(page);
+    if (!t) {
+      t = new Tab(page, (width, height) => page.setViewportSize({ width, height }));
+      tabs.set(page, t);
+    }
+    return t;
+  };
+  const driver = {
+    name: 'chromium',
+    origin: EXTENSION_ORIGIN,
     ctx,
     sw,
     profile,
     requests,
+    /** Runs fn(arg) in the extension's service worker (where globalThis.actas lives). */
+    bg: (fn, arg) => sw.evaluate(fn, arg),
     /** A new tab on one of the extension's pages. */
-    async extensionPage(p) {
+    extensionPage: (p) => driver.newTab(`${EXTENSION_ORIGIN}/${p}`),
+    async newTab(url) {
       const page = await ctx.newPage();
-      await page.goto(`${EXTENSION_ORIGIN}/${p}`);
-      return page;
+      await page.goto(url);
+      return wrap(page);
     },
     /**
      * The first page (tab or window, incognito ones too) whose URL satisfies pred and
      * which `which` accepts, now or once it navigates there.
      */
-    async waitForPage(pred, timeout = 15_000, which = () => true) {
+    async waitForPage(pred, timeout = WAIT_MS, which = () => true) {
       const deadline = Date.now() + timeout;
       for (;;) {
-        const found = ctx.pages().find((p) => which(p) && pred(p.url()));
-        if (found) return found;
+        const found = ctx.pages().find((p) => which(wrap(p)) && pred(p.url()));
+        if (found) return wrap(found);
         if (Date.now() > deadline) throw new Error(`no page matched within ${timeout} ms`);
         await new Promise((r) => setTimeout(r, 50));
       }
+    },
+    /** The cookies of this profile (not of incognito windows) for url. */
+    cookies: (url) => ctx.cookies(url),
+    /** The URLs of the tab's session history. */
+    async historyUrls(tab) {
+      const cdp = await ctx.newCDPSession(tab.page);
+      const { entries } = await cdp.send('Page.getNavigationHistory');
+      await cdp.detach().catch(() => {});
+      return entries.map((e) => e.url);
     },
     /** Every storage area's content as one JSON string (to search for secrets). */
     async storageDump() {
@@ -97,6 +122,7 @@ export async function launchExtension({ incognito = false } = {}) {
       await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
+  return driver;
 }
 
 // Flips "Allow in Incognito" through the API behind chrome://extensions, then waits
@@ -115,7 +141,8 @@ async function allowInIncognito(ctx, oldWorker) {
   }
 }
 
-async function dirContains(dir, needle) {
+/** Whether any file under dir contains needle (a Buffer). */
+export async function dirContains(dir, needle) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) {

@@ -8,6 +8,7 @@
 // isolated content-script world, where the page's own code cannot see it.
 
 import { submitImpersonation } from './lib/formpost.js';
+import { containers } from './lib/platform.js';
 import { randomString } from './lib/pkce.js';
 import { ActasError } from './lib/problem.js';
 import { checkImpersonationUrl, originPattern, realmOf } from './lib/urlcheck.js';
@@ -100,10 +101,6 @@ export async function checkOpenMode(mode, tab) {
   if (mode === 'container' && tab?.incognito) {
     throw new ActasError('containers-unavailable', 'No containers in private windows', 'Firefox has no containers in private windows: choose a tab or a private window.');
   }
-}
-
-function containers() {
-  return chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities ?? null;
 }
 
 const PAGE_LOAD_TIMEOUT_MS = 15_000;

@@ -6,6 +6,7 @@
 // then ended (recorded with the Worker) and kept as "replaced" for its tab, whose banner
 // says so instead of naming a user the page no longer belongs to.
 
+import { containers } from './lib/platform.js';
 import { endImpersonation } from './sw-api.js';
 import { notify } from './sw-notify.js';
 import { settings } from './sw-settings.js';
@@ -210,7 +211,7 @@ async function signOutWhereItLives(imp) {
   try {
     if (imp.mode === 'container') {
       await chrome.tabs.remove(imp.tabId).catch(() => {});
-      const api = chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities;
+      const api = containers();
       if (api && imp.cookieStoreId) await api.remove(imp.cookieStoreId);
       return true;
     }

@@ -5,8 +5,9 @@
 // - The development `key` goes: the stores assign the id.
 // - Loopback access (the emulator and `wrangler dev`) becomes optional: a released
 //   extension asks for it, like for any other Worker, when the options are saved. Its
-//   pages may no longer submit forms to loopback (the impersonation URL check refuses
-//   those outside development anyway).
+//   pages keep the CSP's loopback form-action: without it a tab or container could not
+//   open an impersonation from a loopback issuer, which is the one case the
+//   impersonation URL check lets http through (development against `./build.sh dev`).
 // - Firefox gets what its container mode needs and cannot be asked for at run time:
 //   "contextualIdentities" (not grantable optionally) and "cookies" (tabs.create with a
 //   cookieStoreId requires it). Chromium knows neither as it is used here.
@@ -21,8 +22,6 @@ export function releaseManifest(manifest, target) {
   m.host_permissions = (m.host_permissions ?? []).filter((p) => !LOOPBACK.includes(p));
   if (m.host_permissions.length === 0) delete m.host_permissions;
   m.optional_host_permissions = [...new Set([...(m.optional_host_permissions ?? []), ...LOOPBACK])];
-  const csp = m.content_security_policy?.extension_pages;
-  if (csp) m.content_security_policy.extension_pages = csp.replace(/ http:\/\/(127\.0\.0\.1|localhost):\*/g, '');
   if (target === 'firefox') m.permissions = [...new Set([...(m.permissions ?? []), 'contextualIdentities', 'cookies'])];
   return m;
 }

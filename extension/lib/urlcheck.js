@@ -52,7 +52,10 @@ export function checkImpersonationUrl(value, { allowedHosts, issuer }) {
   return u;
 }
 
-/** The match pattern granting host access to a base URL's origin (`https://h/*`). */
+/**
+ * The match pattern granting host access to a base URL's origin (`https://h/*`). It names
+ * no port: Firefox's match patterns take none (a pattern with one matches nothing there).
+ */
 export function originPattern(base) {
   const u = new URL(base);
   return `${u.protocol}//${u.hostname}/*`;

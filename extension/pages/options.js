@@ -1,6 +1,7 @@
 // The options page: settings (locked when IT pushes them by policy), host access for the
 // configured Worker and issuer (asked at run time), and what the Worker admin needs.
 import { checkSettings } from '../lib/settingscheck.js';
+import { containers } from '../lib/platform.js';
 import { originPattern } from '../lib/urlcheck.js';
 import { call } from './common.js';
 
@@ -31,7 +32,7 @@ async function load() {
     lock.textContent = locked.includes(k) ? '🔒 set by your organisation' : '';
   }
   $('managed-note').textContent = locked.length ? 'Some settings are managed by your organisation and cannot be changed here.' : '';
-  if (!chrome.contextualIdentities && !globalThis.browser?.contextualIdentities) {
+  if (!containers()) {
     $('openMode').querySelector('[value=container]').disabled = true;
   }
   $('origin').textContent = new URL(chrome.runtime.getURL('')).origin;

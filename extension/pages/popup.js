@@ -2,6 +2,7 @@
 // from the audit trail, and the last notice while it is fresh. It renders again whenever
 // storage.session changes (an End from a banner, an alarm, a sign-out elsewhere), so it
 // never shows an impersonation that has ended.
+import { originPattern } from '../lib/urlcheck.js';
 import { call, duration, el, shortUuid } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -36,7 +37,7 @@ const MODES = { tab: 'tab', incognito: 'private window', container: 'container' 
 
 async function grantBanner(imp) {
   // Host access for the application's origin, asked for with a click (a user gesture).
-  if (await chrome.permissions.request({ origins: [`${imp.origin}/*`] })) await act('showBanner', { id: imp.id });
+  if (await chrome.permissions.request({ origins: [originPattern(imp.origin)] })) await act('showBanner', { id: imp.id });
 }
 
 /** Marks the impersonations whose application the banner cannot reach yet. */
@@ -44,7 +45,7 @@ async function withAccess(active) {
   return Promise.all(
     active.map(async (imp) => ({
       ...imp,
-      bannerBlocked: Boolean(imp.origin) && !(await chrome.permissions.contains({ origins: [`${imp.origin}/*`] })),
+      bannerBlocked: Boolean(imp.origin) && !(await chrome.permissions.contains({ origins: [originPattern(imp.origin)] })),
     })),
   );
 }

@@ -1,5 +1,6 @@
 // The reason window: shows who and where, asks why, remembers recent ticket ids (never
 // anything else) in storage.local.
+import { containers } from '../lib/platform.js';
 import { call, el } from './common.js';
 
 const RECENT_MAX = 8;
@@ -65,8 +66,7 @@ async function main() {
   }
   $('actor').textContent = me.actor;
   for (const c of me.clients) $('client').append(new Option(`${c.name} (${c.clientId})`, c.clientId, false, c.clientId === request.clientId));
-  const containers = chrome.contextualIdentities ?? globalThis.browser?.contextualIdentities;
-  if (!containers) $('mode').querySelector('[value=container]').remove();
+  if (!containers()) $('mode').querySelector('[value=container]').remove();
   if (!(await chrome.extension.isAllowedIncognitoAccess())) {
     $('mode').querySelector('[value=incognito]').textContent += ' (allow actas in private windows first)';
   }
