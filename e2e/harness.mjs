@@ -290,10 +290,12 @@ export async function startWranglerDev(args, name = 'wrangler dev') {
 }
 
 /**
- * Starts emulator + Worker. `vars` overrides or adds Worker settings.
+ * Starts emulator + Worker. `vars` overrides or adds Worker settings. With
+ * `applyMigrations: false` the D1 database starts empty (no `wrangler d1 migrations
+ * apply`), and `setupSQL` runs against it before the Worker starts.
  * Returns the stack with its helpers; call stop() from after().
  */
-export async function startStack({ vars = {} } = {}) {
+export async function startStack({ vars = {}, applyMigrations = true, setupSQL } = {}) {
   if (!existsSync(path.join(root, 'build', 'worker.mjs')) || !existsSync(path.join(root, 'build', 'app.wasm'))) {
     throw new Error('build/ is missing: run ./build.sh build first');
   }
@@ -336,7 +338,12 @@ export async function startStack({ vars = {} } = {}) {
     await writeFile(envPath, envFile(settings), { mode: 0o600 });
 
     const persist = path.join(dir, 'state');
-    await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persist]);
+    if (applyMigrations) {
+      await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persist]);
+    }
+    if (setupSQL) {
+      await wrangler(['d1', 'execute', 'AUDIT_DB', '--local', '--persist-to', persist, '--command', setupSQL]);
+    }
 
     const workerArgs = ['--persist-to', persist, '--env-file', envPath];
     let worker = await startWranglerDev(workerArgs);
@@ -390,6 +397,10 @@ export async function startStack({ vars = {} } = {}) {
       /** Any emulator control call, e.g. ('POST', '/_control/tokens', {username: 'ada'}). */
       async emulator(method, p, body) {
         return control(emu.url, method, p, body);
+      },
+      /** `wrangler d1 migrations apply` against the Worker's local AUDIT_DB; its output. */
+      async applyMigrations() {
+        return wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persist]);
       },
       /** Rows of a SQL statement against the Worker's local AUDIT_DB. */
       async auditRows(sql) {

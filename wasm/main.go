@@ -20,6 +20,8 @@ import (
 
 	"github.com/syumai/workers/cloudflare"
 
+	"github.com/actas-dev/actas/migrations"
+	"github.com/actas-dev/actas/worker/schema"
 	"github.com/actas-dev/actas/worker/server"
 )
 
@@ -37,6 +39,7 @@ func main() {
 		Getenv: cloudflare.Getenv,
 		HTTP:   fetchDoer{},
 		DB:     db,
+		Schema: schema.New(db, d1Batcher{binding: auditBinding}, migrations.FS),
 		Log:    os.Stdout,
 	})
 	serve(jsBinding, countServed(withTestHooks(h, cloudflare.Getenv)))

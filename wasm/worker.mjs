@@ -157,6 +157,11 @@ class RequestIO {
     return this.submit(() => this.settle(opId, d1(binding, sql, args, mode)));
   }
 
+  // stmts: [[sql, args], ...], run by D1 as one transaction; resolves with nothing.
+  d1batch(opId, binding, stmts) {
+    return this.submit(() => this.settle(opId, d1batch(binding, stmts)));
+  }
+
   sleep(opId, ms) {
     return this.submit(() => this.settle(opId, new Promise((r) => setTimeout(() => r([]), ms))));
   }
@@ -206,6 +211,11 @@ async function d1(binding, sql, args, mode) {
   }
   const res = await stmt.run();
   return [res.meta?.changes ?? 0, res.meta?.last_row_id ?? 0];
+}
+
+async function d1batch(binding, stmts) {
+  await binding.batch(stmts.map(([sql, args]) => binding.prepare(sql).bind(...args)));
+  return [];
 }
 
 // Headers cross the bridge as one string: name, value, name, value, separated by "\n"

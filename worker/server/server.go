@@ -31,6 +31,7 @@ type Deps struct {
 	Getenv func(name string) string // Worker vars and secrets
 	HTTP   Doer                     // outbound calls to Bare.ID
 	DB     *sql.DB                  // the audit store (D1 binding AUDIT_DB)
+	Schema Migrator                 // brings DB's schema up to date on first use; nil: it is
 	Log    io.Writer                // one JSON line per request
 	Now    func() time.Time         // nil means time.Now
 }
@@ -45,6 +46,7 @@ type server struct {
 	cfg   *config.Config
 	auth  identity.Authenticator
 	store *audit.Store
+	migr  Migrator
 	upstr *bareid.Client
 	log   *logger
 	now   func() time.Time
@@ -70,6 +72,7 @@ func New(d Deps) http.Handler {
 		cfg:   cfg,
 		auth:  authenticators(cfg, d.HTTP, now),
 		store: audit.NewStore(d.DB),
+		migr:  d.Schema,
 		upstr: bareid.New(cfg.BareID, cfg.DevLoopback, d.HTTP, now),
 		log:   lg,
 		now:   now,
