@@ -355,7 +355,8 @@ terraform_missing() {
 # terraform_checks: formatting, then deploy/terraform/tests/plan.test.mjs, which runs
 # tofu validate, tofu test (mocked provider) and real offline plans in a temp copy.
 terraform_checks() {
-	"$TOOLS_CACHE/bin/tofu" fmt -check -recursive -diff deploy/terraform || {
+	# fmt needs no CLI configuration; /dev/null keeps a stray TF_CLI_CONFIG_FILE out.
+	TF_CLI_CONFIG_FILE=/dev/null "$TOOLS_CACHE/bin/tofu" fmt -check -recursive -diff deploy/terraform || {
 		echo "deploy/terraform is not tofu fmt-formatted" >&2
 		return 1
 	}
