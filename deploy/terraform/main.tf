@@ -4,10 +4,11 @@
 
 locals {
   wasm_files = fileset(var.bundle_dir, "*.wasm")
-  wasm_name  = one(local.wasm_files)
+  # try(): a bundle_dir that fails its validation must not add errors of its own here.
+  wasm_name = try(one(local.wasm_files), "")
   # The bundle's identity: a new build (any byte of worker.js or the wasm) is a new
   # version; the same build re-applied changes nothing.
-  bundle_sha256 = sha256(join(",", [for f in concat(["worker.js"], sort(tolist(local.wasm_files))) : "${f}:${filesha256("${var.bundle_dir}/${f}")}"]))
+  bundle_sha256 = try(sha256(join(",", [for f in concat(["worker.js"], sort(tolist(local.wasm_files))) : "${f}:${filesha256("${var.bundle_dir}/${f}")}"])), "")
 
   compatibility_date = coalesce(var.compatibility_date,
   regex("(?m)^compatibility_date\\s*=\\s*\"([0-9]{4}-[0-9]{2}-[0-9]{2})\"", file("${path.module}/../../wrangler.toml"))[0])
