@@ -15,7 +15,9 @@ locals {
 
   # Plain settings, by the names the Worker reads (worker/config). Null means unset:
   # the binding is left out and the Worker's default applies. ACTAS_DEV_LOOPBACK is
-  # development only and never set here.
+  # development only and never set here. ACTAS_ACCESS_AUD is bound below: it is unknown
+  # until the Access application exists, and filtering on it would make every binding
+  # unknown in the plan.
   plain = {
     BAREID_API_URL              = var.bareid.api_url
     BAREID_INSTANCE             = var.bareid.instance
@@ -31,7 +33,6 @@ locals {
     ACTAS_OIDC_ROLES_PATH       = try(var.oidc.roles_path, null)
     ACTAS_OIDC_ACTOR_CLAIM      = try(var.oidc.actor_claim, null)
     ACTAS_ACCESS_TEAM_DOMAIN    = try(var.access.team_domain, null)
-    ACTAS_ACCESS_AUD            = try(cloudflare_zero_trust_access_application.audit[0].aud, null)
     ACTAS_ACCESS_IMPERSONATORS  = var.access == null ? null : join(",", var.access.impersonators)
     ACTAS_ACCESS_AUDITORS       = var.access == null ? null : join(",", var.access.auditors)
     ACTAS_IMPERSONATOR_ROLE     = var.roles.impersonator
@@ -53,6 +54,7 @@ locals {
   bindings = concat(
     [{ type = "d1", name = "AUDIT_DB", id = cloudflare_d1_database.audit.id, text = null }],
     [for k in sort(keys(local.plain)) : { type = "plain_text", name = k, id = null, text = local.plain[k] } if local.plain[k] != null],
+    var.access == null ? [] : [{ type = "plain_text", name = "ACTAS_ACCESS_AUD", id = null, text = cloudflare_zero_trust_access_application.audit[0].aud }],
     [{ type = "secret_text", name = "BAREID_CLIENT_SECRET", id = null, text = var.bareid_client_secret }],
     local.has_api_keys ? [{ type = "secret_text", name = "ACTAS_API_KEYS", id = null, text = join("\n", var.api_keys) }] : [],
   )
