@@ -32,7 +32,9 @@ Commands:
   test          install test tools (npm ci; chromium and firefox-esr with apt when absent),
                 then gofmt, go vet, go test, the wasm vet, eslint, web-ext lint, the
                 extension's unit tests, the wasm build, and the end-to-end suite
-                (node --test e2e/: the Worker, and the extension in Chromium and Firefox)
+                (node --test e2e/: the Worker, and the extension in Chromium and Firefox),
+                and the Terraform module's checks when tools/terraform-tools.sh has
+                cached OpenTofu and the Cloudflare provider (said loudly when not)
   bench         build, then measure actas against a plain-JavaScript reference Worker
                 doing the same work, under wrangler dev on loopback: healthz and mint
                 latency and throughput (also with an artificial delay on every D1 round
@@ -48,6 +50,8 @@ Commands:
   --help        this text
 
 Environment:
+  ACTAS_TOOLS_CACHE    where tools/terraform-tools.sh caches OpenTofu and the Cloudflare
+                       provider for `test` (default ~/.cache/actas-tools)
   ACTAS_DEV_PORT       port of the Worker under `dev` (default 8787)
   ACTAS_EMULATOR_PORT  port of the emulator under `dev` (default 8790)
 EOF
@@ -237,13 +241,56 @@ test_all() {
 		run "end-to-end suite (node --test: the Worker, then the extension in Chromium and Firefox ESR)" \
 			node --test --test-concurrency=1 "${e2e[@]}"
 	fi
+	local tf_skipped=""
+	if tf_skipped=$(terraform_tools_ready); then
+		run "Terraform module: tofu fmt, validate, test, plan assertions (deploy/terraform)" terraform_checks
+		tf_skipped=""
+	fi
 
+	if [[ -n $tf_skipped ]]; then
+		cat >&2 <<EOF
+
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!!! TERRAFORM CHECKS SKIPPED: $tf_skipped
+!!! deploy/terraform was neither validated nor planned. Build the tools once with
+!!!   tools/terraform-tools.sh PATH-TO-terraform-provider-cloudflare-CLONE
+!!! (they are cached in $TOOLS_CACHE), then run ./build.sh test again.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+EOF
+	fi
 	if ((${#failed[@]})); then
 		printf '\nbuild.sh test: %d step(s) failed:\n' "${#failed[@]}" >&2
 		printf '  - %s\n' "${failed[@]}" >&2
 		exit 1
 	fi
 	printf '\nbuild.sh test: all steps passed\n' >&2
+}
+
+# The OpenTofu binary and Cloudflare provider tools/terraform-tools.sh builds.
+TOOLS_CACHE=${ACTAS_TOOLS_CACHE:-$HOME/.cache/actas-tools}
+
+# terraform_tools_ready: succeeds when both are cached; otherwise fails after printing
+# what is missing.
+terraform_tools_ready() {
+	if [[ ! -x $TOOLS_CACHE/bin/tofu ]]; then
+		echo "no OpenTofu at $TOOLS_CACHE/bin/tofu"
+		return 1
+	fi
+	if ! compgen -G "$TOOLS_CACHE/providers/registry.opentofu.org/cloudflare/cloudflare/*/*/terraform-provider-cloudflare_v*" >/dev/null; then
+		echo "no Cloudflare provider under $TOOLS_CACHE/providers"
+		return 1
+	fi
+}
+
+# terraform_checks: formatting, then deploy/terraform/tests/plan.test.mjs, which runs
+# tofu validate, tofu test (mocked provider) and real offline plans in a temp copy.
+terraform_checks() {
+	# fmt needs no CLI configuration; /dev/null keeps a stray TF_CLI_CONFIG_FILE out.
+	TF_CLI_CONFIG_FILE=/dev/null "$TOOLS_CACHE/bin/tofu" fmt -check -recursive -diff deploy/terraform || {
+		echo "deploy/terraform is not tofu fmt-formatted" >&2
+		return 1
+	}
+	ACTAS_TOOLS_CACHE=$TOOLS_CACHE node --test deploy/terraform/tests/
 }
 
 # extension_lint: web-ext lint over extension/; warnings are printed, errors fail.

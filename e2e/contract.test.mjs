@@ -213,7 +213,7 @@ describe('/readyz of a Worker that cannot serve', () => {
   let broken;
   before(async () => {
     broken = await startStack({
-      migrate: false, // D1 reachable but without the audit schema
+      applyMigrations: false, // D1 reachable but without the audit schema (until a request migrates it)
       vars: { ACTAS_OIDC_ISSUER: 'http://127.0.0.1:9/realms/nowhere' }, // nothing listens on port 9
     });
     await broken.emulatorFaults({ tokenDown: true });

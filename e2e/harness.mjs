@@ -15,12 +15,13 @@ import * as local from '../tools/stack.mjs';
 export { newKey, root, seed, seedUser, startWranglerDev } from '../tools/stack.mjs';
 
 /**
- * Starts emulator + Worker. `vars` overrides or adds Worker settings; `migrate: false`
- * leaves the local AUDIT_DB without wrangler's migrations.
+ * Starts emulator + Worker. `vars` overrides or adds Worker settings. With
+ * `applyMigrations: false` the D1 database starts empty (no `wrangler d1 migrations
+ * apply`), and `setupSQL` runs against it before the Worker starts.
  * Returns the stack with its helpers; call stop() from after().
  */
-export async function startStack({ vars = {}, migrate = true } = {}) {
-  const stack = await local.startStack({ profile: 'test', vars, migrate });
+export async function startStack({ vars = {}, applyMigrations = true, setupSQL } = {}) {
+  const stack = await local.startStack({ profile: 'test', vars, applyMigrations, setupSQL });
   const { emulatorURL } = stack;
   return Object.assign(stack, {
     /** POST /v1/impersonations as the harness's caller, or with key (null: no Authorization). */
@@ -43,6 +44,10 @@ export async function startStack({ vars = {}, migrate = true } = {}) {
     /** Any emulator control call, e.g. ('POST', '/_control/tokens', {username: 'ada'}). */
     async emulator(method, p, body) {
       return control(emulatorURL, method, p, body);
+    },
+    /** `wrangler d1 migrations apply` against the Worker's local AUDIT_DB; its output. */
+    async applyMigrations() {
+      return local.wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', stack.persistTo]);
     },
     /** Rows of a SQL statement against the Worker's local AUDIT_DB. */
     async auditRows(sql) {

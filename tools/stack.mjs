@@ -438,7 +438,9 @@ export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, 
  * envFile     where the settings are written (default: a private temporary file);
  *             an existing file is only replaced when it starts with DEV_VARS_MARKER
  * reset       delete persistTo first (a fresh audit trail, rate-limit counts included)
- * migrate     false: leave the local AUDIT_DB without `wrangler d1 migrations apply`
+ * applyMigrations  false: leave the local AUDIT_DB without `wrangler d1 migrations apply`
+ *             (the Worker applies its own migrations on first use)
+ * setupSQL    SQL run against the local AUDIT_DB before the Worker starts
  * workerEcho, emulatorEcho   streams that get a copy of each process's output
  *
  * Resolves with the stack: workerURL, emulatorURL, key, keyLabel, settings,
@@ -447,7 +449,7 @@ export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, 
  */
 export async function startStack({
   profile = 'test', vars = {}, varsFile, workerPort = 0, emulatorPort = 0, persistTo, envFile, reset = false,
-  migrate = true, workerEcho, emulatorEcho,
+  applyMigrations = true, setupSQL, workerEcho, emulatorEcho,
 } = {}) {
   const prof = PROFILES[profile];
   if (!prof) throw new Error(`unknown stack profile ${profile}`);
@@ -490,7 +492,8 @@ export async function startStack({
     persistTo ??= path.join(dir, 'state');
     if (reset) await rm(persistTo, { recursive: true, force: true });
     await mkdir(persistTo, { recursive: true });
-    if (migrate) await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persistTo]);
+    if (applyMigrations) await wrangler(['d1', 'migrations', 'apply', 'AUDIT_DB', '--local', '--persist-to', persistTo]);
+    if (setupSQL) await wrangler(['d1', 'execute', 'AUDIT_DB', '--local', '--persist-to', persistTo, '--command', setupSQL]);
 
     const workerArgs = ['--persist-to', persistTo, '--env-file', envFile];
     let worker = await startWranglerDev(workerArgs, 'wrangler dev', { port: workerPort, echo: workerEcho });

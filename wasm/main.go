@@ -18,6 +18,8 @@ import (
 	"os"
 	"syscall/js"
 
+	"github.com/actas-dev/actas/migrations"
+	"github.com/actas-dev/actas/worker/schema"
 	"github.com/actas-dev/actas/worker/server"
 )
 
@@ -35,6 +37,7 @@ func main() {
 		Getenv: getenv,
 		HTTP:   fetchDoer{},
 		DB:     db,
+		Schema: schema.New(db, d1Batcher{binding: auditBinding}, migrations.FS),
 		Log:    os.Stdout,
 	})
 	serve(jsBinding, countServed(withTestHooks(h, getenv)))

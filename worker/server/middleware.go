@@ -72,6 +72,7 @@ type logLine struct {
 	Outcome    string  `json:"outcome,omitempty"`
 	Problem    string  `json:"problem,omitempty"`
 	Error      string  `json:"error,omitempty"`
+	Applied    string  `json:"applied,omitempty"` // migrations this request applied
 }
 
 func (l *logger) write(line logLine) {
@@ -185,6 +186,9 @@ func (s *server) authed(h handlerFunc) handlerFunc {
 			return problem.Wrap(problem.Unauthenticated, "The credentials were not accepted.", err)
 		}
 		info(r).actor = id.Actor
+		if err := s.ensureSchema(r.Context()); err != nil {
+			return err
+		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
 }

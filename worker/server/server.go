@@ -35,6 +35,7 @@ type Deps struct {
 	Getenv func(name string) string // Worker vars and secrets
 	HTTP   Doer                     // outbound calls to Bare.ID
 	DB     *sql.DB                  // the audit store (D1 binding AUDIT_DB)
+	Schema Migrator                 // brings DB's schema up to date on first use; nil: it is
 	Log    io.Writer                // one JSON line per request
 	Now    func() time.Time         // nil means time.Now
 }
@@ -58,6 +59,7 @@ type server struct {
 	auth   identity.Authenticator
 	policy *policy.Policy
 	store  *audit.Store
+	migr   Migrator
 	upstr  *bareid.Client
 	log    *logger
 	now    func() time.Time
@@ -89,6 +91,7 @@ func New(d Deps) http.Handler {
 		auth:   chain,
 		policy: policy.New(cfg.Policy, store, now),
 		store:  store,
+		migr:   d.Schema,
 		upstr:  bareid.New(cfg.BareID, d.HTTP, now),
 		log:    lg,
 		now:    now,
