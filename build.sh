@@ -222,6 +222,7 @@ ACTAS_PROTECTED_USERS=$(seed 's.users.find((u) => u.username === "root-admin").u
 ACTAS_OIDC_ISSUER=$emu/realms/$(seed s.realm)
 ACTAS_OIDC_AUDIENCE=actas-extension
 ACTAS_ALLOWED_ORIGINS=$DEV_EXTENSION_ORIGIN
+ACTAS_LOG_FORMAT=json
 EOF
 	)
 	chmod 600 .dev.vars

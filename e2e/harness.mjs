@@ -96,24 +96,28 @@ function startProcess(name, cmd, args, opts = {}) {
   });
   live.add(child);
   const tail = [];
+  const tagged = []; // {stream, line}, for tests that tell stdout from stderr
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(child);
       resolve({ code, signal });
     });
   });
-  const onLine = (line) => {
+  const onLine = (line, stream) => {
     tail.push(line);
     if (tail.length > 2000) tail.splice(0, tail.length - 2000);
+    tagged.push({ stream, line });
+    if (tagged.length > 2000) tagged.splice(0, tagged.length - 2000);
     opts.onLine?.(line);
   };
-  createInterface({ input: child.stdout }).on('line', onLine);
-  createInterface({ input: child.stderr }).on('line', onLine);
+  createInterface({ input: child.stdout }).on('line', (l) => onLine(l, 'stdout'));
+  createInterface({ input: child.stderr }).on('line', (l) => onLine(l, 'stderr'));
   return {
     name,
     child,
     exited,
     log: () => tail.join('\n'),
+    lines: () => tagged.slice(),
     tail: () => tail.slice(-LOG_TAIL_LINES).join('\n'),
     async stop() {
       if (!live.has(child)) return;
@@ -330,6 +334,9 @@ export async function startStack({ vars = {} } = {}) {
       ACTAS_OIDC_ISSUER: `${emu.url}/realms/${seed.realm}`,
       ACTAS_OIDC_AUDIENCE: 'actas-extension',
       ACTAS_JWKS_REFETCH_INTERVAL: '2s',
+      // One JSON text per line, which the tests parse (the default passes objects,
+      // which Workers Logs indexes but wrangler dev prints across several lines).
+      ACTAS_LOG_FORMAT: 'json',
       ...vars,
     };
     const envPath = path.join(dir, ENV_FILE);
@@ -354,6 +361,13 @@ export async function startStack({ vars = {} } = {}) {
       coldStartMs: worker.coldStartMs,
       /** Everything wrangler dev (and so the Worker's log) printed so far. */
       workerLog: () => worker.proc.log(),
+      /**
+       * The Worker's log lines so far: every line of wrangler dev's output that holds
+       * one of the Worker's JSON log objects, parsed, with the stream it came on and
+       * how wrangler marked it (console.warn as "▲ [WARNING]", console.error as
+       * "✘ [ERROR]", on stderr).
+       */
+      workerLogLines: () => parseWorkerLog(worker.proc.lines()),
       /**
        * Stops wrangler dev and starts it again (same settings and D1 state, on a new
        * port: workerURL changes); resolves with the new cold start in ms.
@@ -434,6 +448,29 @@ async function control(base, method, p, body) {
   const text = await res.text();
   if (!res.ok) throw new Error(`emulator ${method} ${p}: ${res.status} ${text.slice(0, 200)}`);
   return text ? JSON.parse(text) : undefined;
+}
+
+// wrangler dev prints console.warn and console.error with a coloured marker on stderr.
+// eslint-disable-next-line no-control-regex -- the escape character is what ANSI colours start with
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function parseWorkerLog(lines) {
+  const out = [];
+  for (const { stream, line } of lines) {
+    const plain = line.replace(ANSI, '');
+    const at = plain.indexOf('{"time":');
+    if (at < 0) continue;
+    let entry;
+    try {
+      entry = JSON.parse(plain.slice(at).trim());
+    } catch {
+      continue;
+    }
+    const marker = plain.slice(0, at).trim();
+    const shownAs = marker.includes('[ERROR]') ? 'error' : marker.includes('[WARNING]') ? 'warn' : marker === '' ? 'log' : marker;
+    out.push({ stream, shownAs, raw: plain.slice(at).trim(), entry });
+  }
+  return out;
 }
 
 /** Quotes a value for a SQL literal. */

@@ -21,13 +21,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
 
 	"github.com/actas-dev/actas/worker/problem"
+	"github.com/actas-dev/actas/worker/server"
 )
 
 // ready tells worker.mjs that the bridge's callbacks are registered. The import
@@ -84,7 +84,7 @@ func handle(h http.Handler, args []js.Value) {
 		if p := recover(); p != nil {
 			// The server's own middleware recovers handler panics; this catches what
 			// escapes it (the bridge, test hooks) so the instance lives on.
-			fmt.Fprintf(os.Stderr, `{"level":"error","msg":"panic","error":%q}`+"\n", fmt.Sprint(p))
+			server.LogEvent(logs, server.LevelError, "panic", fmt.Errorf("%v", p))
 			w = &responseWriter{header: http.Header{}}
 			problem.Write(w, problem.Wrap(problem.Internal, "The request could not be completed.",
 				fmt.Errorf("panic: %v", p)), "")

@@ -229,6 +229,8 @@ func (s *server) visible(r *http.Request, id identity.Identity) (audit.Impersona
 	case err != nil:
 		return it, auditUnavailable(err)
 	case id.Can(identity.Audit), it.Actor == id.Actor && it.ActorKind == string(id.Kind):
+		ri := info(r)
+		ri.impersonationID, ri.targetUser, ri.clientID = it.ID, it.UserUUID, it.ClientID
 		return it, nil
 	}
 	return audit.Impersonation{}, problem.New(problem.NotFound, "No such impersonation.")

@@ -53,6 +53,7 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 		ClientIP:    r.Header.Get("CF-Connecting-IP"),
 		UserAgent:   r.UserAgent(),
 	}
+	ri.impersonationID, ri.targetUser, ri.clientID = rec.ID, rec.TargetUser, rec.ClientID
 	if err := s.store.Begin(r.Context(), rec); err != nil {
 		return auditUnavailable(err)
 	}

@@ -6,10 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/problem"
@@ -17,11 +14,15 @@ import (
 
 // reqInfo is what one request's log line reports; handlers fill it in as they learn.
 type reqInfo struct {
-	requestID string
-	route     string
-	actor     string
-	outcome   string
-	err       error
+	requestID       string
+	route           string
+	actor           string
+	actorKind       string
+	impersonationID string
+	targetUser      string
+	clientID        string
+	outcome         string
+	err             error
 }
 
 type infoKey struct{}
@@ -46,47 +47,6 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// logger writes one JSON line per request. Nothing secret is ever passed to it: it
-// sees routes (not query strings), actors, outcomes and error texts, which the
-// packages build without tokens or secrets.
-type logger struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
-}
-
-type logLine struct {
-	Time       string  `json:"time"`
-	Level      string  `json:"level"`
-	Msg        string  `json:"msg"`
-	RequestID  string  `json:"requestId,omitempty"`
-	Method     string  `json:"method,omitempty"`
-	Route      string  `json:"route,omitempty"`
-	Status     int     `json:"status,omitempty"`
-	DurationMS float64 `json:"durationMs,omitempty"`
-	Actor      string  `json:"actor,omitempty"`
-	Outcome    string  `json:"outcome,omitempty"`
-	Problem    string  `json:"problem,omitempty"`
-	Error      string  `json:"error,omitempty"`
-}
-
-func (l *logger) write(line logLine) {
-	line.Time = l.now().UTC().Format(time.RFC3339Nano)
-	b, _ := json.Marshal(line)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, _ = l.w.Write(append(b, '\n'))
-}
-
-// event logs something that is not a request, such as a configuration error.
-func (l *logger) event(msg string, err error) {
-	line := logLine{Level: "error", Msg: msg}
-	if err != nil {
-		line.Error = err.Error()
-	}
-	l.write(line)
 }
 
 type statusRecorder struct {
@@ -125,20 +85,19 @@ func (l *logger) middleware(next http.Handler) http.Handler {
 				}
 			}
 			line := logLine{
-				Level: "info", Msg: "request", RequestID: ri.requestID, Method: r.Method,
-				Route: ri.route, Status: rec.status, Actor: ri.actor, Outcome: ri.outcome,
-				DurationMS: float64(l.now().Sub(start).Microseconds()) / 1000,
+				Level: LevelInfo, Msg: "request", RequestID: ri.requestID, Method: r.Method,
+				Route: ri.route, Status: rec.status, Duration: l.now().Sub(start),
+				Actor: ri.actor, ActorKind: ri.actorKind, ImpersonationID: ri.impersonationID,
+				TargetUser: ri.targetUser, ClientID: ri.clientID, Outcome: ri.outcome,
 			}
 			if ri.err != nil {
 				pe := problem.From(ri.err)
 				line.Problem = string(pe.Kind)
-				if pe.Err != nil {
-					line.Error = pe.Err.Error()
-				}
+				line.Error = logError(ri.err)
 				if pe.Kind.Status() >= 500 {
-					line.Level = "error"
+					line.Level = LevelError
 				} else {
-					line.Level = "warn"
+					line.Level = LevelWarn
 				}
 			}
 			l.write(line)
@@ -179,7 +138,8 @@ func (s *server) authed(h handlerFunc) handlerFunc {
 		case err != nil:
 			return problem.Wrap(problem.Unauthenticated, "The credentials were not accepted.", err)
 		}
-		info(r).actor = id.Actor
+		ri := info(r)
+		ri.actor, ri.actorKind = id.Actor, string(id.Kind)
 		return h(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	}
 }

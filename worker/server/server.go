@@ -33,7 +33,7 @@ type Deps struct {
 	Getenv func(name string) string // Worker vars and secrets
 	HTTP   Doer                     // outbound calls to Bare.ID
 	DB     *sql.DB                  // the audit store (D1 binding AUDIT_DB)
-	Log    io.Writer                // one JSON line per request
+	Log    io.Writer                // one JSON line per request (by level if a LevelWriter)
 	Now    func() time.Time         // nil means time.Now
 }
 
@@ -64,7 +64,7 @@ func New(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = io.Discard
 	}
-	lg := &logger{w: d.Log, now: now}
+	lg := newLogger(d.Log, now)
 	cfg, err := config.Load(d.Getenv)
 	if err != nil {
 		return misconfigured(err, lg)
@@ -147,7 +147,7 @@ func misconfigured(err error, lg *logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() { lg.event("config-invalid", err) })
+		once.Do(func() { lg.event(LevelError, "config-invalid", err) })
 		detail := "The Worker's configuration is invalid; see the Worker's log."
 		if len(names) > 0 {
 			detail = "The Worker's configuration is invalid; an operator must fix: " + strings.Join(names, ", ") + "."
