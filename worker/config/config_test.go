@@ -83,7 +83,9 @@ func TestLoadNamesTheVariable(t *testing.T) {
 		{name: "wildcard host", set: map[string]string{"BAREID_IMPERSONATION_HOSTS": "*.example.com"}, wantVar: "BAREID_IMPERSONATION_HOSTS"},
 		{name: "no api keys", unset: "ACTAS_API_KEYS", wantVar: "ACTAS_API_KEYS"},
 		{name: "api key not hex", set: map[string]string{"ACTAS_API_KEYS": "bot:" + secret}, wantVar: "ACTAS_API_KEYS"},
-		{name: "api key repeated label", set: map[string]string{"ACTAS_API_KEYS": keyLine("a", "1") + "," + keyLine("a", "2")}, wantVar: "ACTAS_API_KEYS"},
+		{name: "api key repeated hash", set: map[string]string{"ACTAS_API_KEYS": keyLine("a", "1") + "," + keyLine("b", "1")}, wantVar: "ACTAS_API_KEYS"},
+		{name: "api key label with other roles", set: map[string]string{"ACTAS_API_KEYS": keyLine("a", "1") + "," + keyLine("a", "2") + ":actas-auditor"}, wantVar: "ACTAS_API_KEYS"},
+		{name: "next secret equals secret", set: map[string]string{"BAREID_CLIENT_SECRET_NEXT": secret}, wantVar: "BAREID_CLIENT_SECRET_NEXT"},
 		{name: "no clients", unset: "ACTAS_CLIENTS", wantVar: "ACTAS_CLIENTS"},
 		{name: "duplicate client", set: map[string]string{"ACTAS_CLIENTS": "crm,crm=CRM"}, wantVar: "ACTAS_CLIENTS"},
 		{name: "protected not uuid", set: map[string]string{"ACTAS_PROTECTED_USERS": "root"}, wantVar: "ACTAS_PROTECTED_USERS"},
@@ -114,6 +116,19 @@ func TestLoadNamesTheVariable(t *testing.T) {
 				t.Errorf("error echoes a value: %v", err)
 			}
 		})
+	}
+}
+
+func TestLoadAPIKeyRotationOverlap(t *testing.T) {
+	env := validEnv()
+	env["ACTAS_API_KEYS"] = keyLine("ci-bot", "old") + "\n" + keyLine("ci-bot", "new") + "\n" +
+		keyLine("export", "e1") + ":actas-auditor\n" + keyLine("export", "e2") + ":actas-auditor"
+	c, err := load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Identity.APIKeys) != 4 || c.Identity.APIKeys[0].Label != "ci-bot" || c.Identity.APIKeys[1].Label != "ci-bot" {
+		t.Errorf("keys = %v", c.Identity.APIKeys)
 	}
 }
 
