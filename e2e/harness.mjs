@@ -294,10 +294,11 @@ export async function startWranglerDev(args, name = 'wrangler dev') {
 }
 
 /**
- * Starts emulator + Worker. `vars` overrides or adds Worker settings.
+ * Starts emulator + Worker. `vars` overrides or adds Worker settings; `extraKeys`
+ * (from newKey) are accepted beside the harness's own caller key.
  * Returns the stack with its helpers; call stop() from after().
  */
-export async function startStack({ vars = {} } = {}) {
+export async function startStack({ vars = {}, extraKeys = [] } = {}) {
   if (!existsSync(path.join(root, 'build', 'worker.mjs')) || !existsSync(path.join(root, 'build', 'app.wasm'))) {
     throw new Error('build/ is missing: run ./build.sh build first');
   }
@@ -327,7 +328,7 @@ export async function startStack({ vars = {} } = {}) {
       // With ACTAS_DEV_LOOPBACK, a loopback URL's port is part of the allowed host.
       BAREID_IMPERSONATION_HOSTS: new URL(emu.url).host,
       BAREID_TIMEOUT: '2s',
-      ACTAS_API_KEYS: caller.entry,
+      ACTAS_API_KEYS: [caller.entry, ...extraKeys.map((k) => k.entry)].join(','),
       ACTAS_CLIENTS: 'crm=Customer CRM,wiki=Team Wiki',
       ACTAS_PROTECTED_USERS: seedUser('root-admin').uuid,
       // Admins sign in at the emulator's realm with its public client.

@@ -37,7 +37,7 @@ import (
 func ready()
 
 // bridgeFuncs counts the js.Funcs the bridge has created, for the test hooks. None is
-// ever released, so it must stay at 2 (serve, complete) however many requests pass.
+// ever released, so it must stay at 3 (serve, complete, scheduled) however many requests pass.
 var bridgeFuncs atomic.Int64
 
 func funcOf(fn func(js.Value, []js.Value) any) js.Func {

@@ -36,7 +36,10 @@ func main() {
 		HTTP:   fetchDoer{},
 		DB:     db,
 		Log:    logs,
+		// Webhook delivery after each response, in that request's waitUntil.
+		WaitUntil: waitUntil,
 	})
+	serveScheduled(jsBinding, h)
 	serve(jsBinding, countServed(withTestHooks(h, getenv)))
 	select {} // serve requests until the isolate goes away
 }

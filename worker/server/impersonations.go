@@ -50,9 +50,8 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 		ClientID:    req.ClientID,
 		Reason:      req.Reason,
 		RequestID:   ri.requestID,
-		ClientIP:    r.Header.Get("CF-Connecting-IP"),
-		UserAgent:   r.UserAgent(),
 	}
+	rec.ClientIP, rec.UserAgent = s.cfg.Audit.Caller.Apply(r.Header.Get("CF-Connecting-IP"), r.UserAgent())
 	ri.impersonationID, ri.targetUser, ri.clientID = rec.ID, rec.TargetUser, rec.ClientID
 	if err := s.store.Begin(r.Context(), rec); err != nil {
 		return auditUnavailable(err)

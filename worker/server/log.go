@@ -61,6 +61,7 @@ func newLogger(w io.Writer, now func() time.Time) *logger {
 // Every field is always present (empty string, 0), so queries and parsers can rely on
 // the shape.
 type logLine struct {
+	Time            time.Time // zero: now
 	Level           Level
 	Msg             string // "request", or the background event's name
 	RequestID       string
@@ -165,7 +166,11 @@ func appendJSONString(b []byte, s string) []byte {
 
 func (l *logger) write(ln logLine) {
 	buf := make([]byte, 0, 512)
-	buf = ln.encode(buf, l.now())
+	t := ln.Time
+	if t.IsZero() {
+		t = l.now()
+	}
+	buf = ln.encode(buf, t)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lw != nil {

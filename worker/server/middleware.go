@@ -125,6 +125,9 @@ func (s *server) api(h handlerFunc) http.Handler {
 			ri.err = err
 			problem.Write(w, err, ri.requestID)
 		}
+		if ri.impersonationID != "" && r.Method == http.MethodPost {
+			s.afterResponse(r.Context()) // audit events were (or may have been) appended
+		}
 	})
 }
 

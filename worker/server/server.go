@@ -6,6 +6,7 @@
 package server
 
 import (
+	"context"
 	"database/sql"
 	_ "embed"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
+	"github.com/actas-dev/actas/worker/webhook"
 )
 
 // Doer sends one outbound HTTP request. In workerd it is backed by the Fetch API
@@ -35,6 +37,9 @@ type Deps struct {
 	DB     *sql.DB                  // the audit store (D1 binding AUDIT_DB)
 	Log    io.Writer                // one JSON line per request (by level if a LevelWriter)
 	Now    func() time.Time         // nil means time.Now
+	// WaitUntil runs task after the response, kept alive by the request's
+	// ctx.waitUntil (wasm/waituntil.go); nil leaves the work to the cron.
+	WaitUntil func(ctx context.Context, task func(context.Context)) bool
 }
 
 //go:embed openapi.json
@@ -51,11 +56,15 @@ type server struct {
 	upstr  *bareid.Client
 	log    *logger
 	now    func() time.Time
+	// outbox pushes audit events to the webhook; waitUntil runs it after responses.
+	outbox    *webhook.Outbox
+	waitUntil func(ctx context.Context, task func(context.Context)) bool
 }
 
-// New reads the configuration once and returns the Worker's HTTP handler. A bad
-// configuration does not stop the Worker from answering: every API request then gets a
-// 500 problem naming the offending variables, and the health check stays up.
+// New reads the configuration once and returns the Worker's HTTP handler, which is
+// also its Scheduler. A bad configuration does not stop the Worker from answering:
+// every API request then gets a 500 problem naming the offending variables, and the
+// health check stays up.
 func New(d Deps) http.Handler {
 	now := d.Now
 	if now == nil {
@@ -71,15 +80,17 @@ func New(d Deps) http.Handler {
 	}
 	store := audit.NewStore(d.DB)
 	s := &server{
-		cfg:    cfg,
-		auth:   identity.New(cfg.Identity, d.HTTP, now),
-		policy: policy.New(cfg.Policy, store, now),
-		store:  store,
-		upstr:  bareid.New(cfg.BareID, d.HTTP, now),
-		log:    lg,
-		now:    now,
+		cfg:       cfg,
+		auth:      identity.New(cfg.Identity, d.HTTP, now),
+		policy:    policy.New(cfg.Policy, store, now),
+		store:     store,
+		upstr:     bareid.New(cfg.BareID, d.HTTP, now),
+		log:       lg,
+		now:       now,
+		outbox:    webhook.New(cfg.Webhook, d.DB, d.HTTP, now),
+		waitUntil: d.WaitUntil,
 	}
-	return s.routes()
+	return &worker{Handler: s.routes(), s: s}
 }
 
 func (s *server) routes() http.Handler {
@@ -91,6 +102,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /v1/impersonations", s.api(s.authed(s.listImpersonations)))
 	mux.Handle("GET /v1/impersonations/verify", s.api(s.authed(s.verifyChain)))
 	mux.Handle("GET /v1/impersonations/{id}", s.api(s.authed(s.getImpersonation)))
+	mux.Handle("GET /v1/audit/archive", s.api(s.authed(s.getArchive)))
+	mux.Handle("POST /v1/audit/checkpoints", s.api(s.authed(s.createCheckpoint)))
 	mux.Handle("POST /v1/impersonations/{id}/end", s.api(s.authed(s.endImpersonation)))
 	mux.Handle("GET /v1/clients", s.api(s.authed(s.listClients)))
 	mux.Handle("GET /v1/me", s.api(s.authed(s.me)))
@@ -157,5 +170,5 @@ func misconfigured(err error, lg *logger) http.Handler {
 		info(r).err = pe
 		problem.Write(w, pe, info(r).requestID)
 	})
-	return lg.middleware(mux)
+	return misconfiguredWorker{Handler: lg.middleware(mux), log: lg, err: err}
 }
