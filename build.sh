@@ -42,7 +42,11 @@ Commands:
                 cold start, the wasm's size by Go package, upload size; prints the
                 figures and writes build/bench/results.json. Misses no target fatally:
                 it reports.
-  keygen LABEL  print a new API key once, and its LABEL:sha256 line for ACTAS_API_KEYS
+  keygen LABEL [ROLES]
+                print a new API key once, and its LABEL:sha256[:ROLES] line for
+                ACTAS_API_KEYS; ROLES is role|role (default: the impersonator role).
+                Run it again with the same LABEL to rotate a key: both lines work
+                until the old one is removed
   package       lint the browser extension (web-ext lint) and write build/actas-chrome-VERSION.zip
                 and build/actas-firefox-VERSION.zip with release manifests (no
                 development key, loopback access asked for at run time, Firefox's
@@ -139,17 +143,27 @@ new_key() {
 sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 keygen() {
-	local label=${1:-}
+	local label=${1:-} roles=${2:-}
 	[[ $label =~ ^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$ ]] ||
 		die "keygen needs a LABEL: a letter or digit, then up to 127 of letters, digits and . _ @ + - (it names the caller in the audit trail)"
+	local role list
+	if [[ -n $roles ]]; then
+		IFS='|' read -ra list <<<"$roles"
+		for role in "${list[@]}"; do
+			[[ $role =~ ^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$ ]] ||
+				die "keygen: ROLES must be role names separated by | (letters, digits and . _ : / @ -), e.g. actas-auditor or actas-impersonator|actas-auditor"
+		done
+		roles=":$roles"
+	fi
 	local key
 	key=$(new_key)
 	cat <<EOF
 API key (shown once; give it to the caller, store it nowhere else):
   $key
 
-Add this line to the ACTAS_API_KEYS secret (one label:sha256 per line or comma):
-  $label:$(sha256_hex "$key")
+Add this line to the ACTAS_API_KEYS secret (one label:sha256[:roles] per line or comma;
+a label may have several lines while a key is being rotated):
+  $label:$(sha256_hex "$key")$roles
 EOF
 }
 
@@ -346,7 +360,7 @@ build) take_lock build; build ;;
 dev) shift; dev "$@" ;;
 test) take_lock test; test_all ;;
 bench) take_lock bench; bench ;;
-keygen) keygen "${2:-}" ;;
+keygen) keygen "${2:-}" "${3:-}" ;;
 package) take_lock package; package ;;
 -h | --help | help) usage ;;
 "") usage >&2; exit 2 ;;

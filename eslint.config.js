@@ -43,7 +43,7 @@ export default [
     rules: strict,
   },
   {
-    files: ['e2e/**/*.mjs', 'tools/**/*.mjs', 'bench/**/*.mjs', 'deploy/**/*.mjs', 'eslint.config.js'],
+    files: ['e2e/**/*.mjs', 'examples/**/*.mjs', 'tools/**/*.mjs', 'bench/**/*.mjs', 'deploy/**/*.mjs', 'eslint.config.js'],
     ignores: ['bench/reference/**'],
     languageOptions: { sourceType: 'module', globals: { ...globals.node } },
     rules: strict,

@@ -17,11 +17,12 @@ export { newKey, root, seed, seedUser, startWranglerDev } from '../tools/stack.m
 /**
  * Starts emulator + Worker. `vars` overrides or adds Worker settings. With
  * `applyMigrations: false` the D1 database starts empty (no `wrangler d1 migrations
- * apply`), and `setupSQL` runs against it before the Worker starts.
+ * apply`), and `setupSQL` runs against it before the Worker starts. `extraKeys` (from
+ * newKey) are accepted beside the harness's own caller key.
  * Returns the stack with its helpers; call stop() from after().
  */
-export async function startStack({ vars = {}, applyMigrations = true, setupSQL } = {}) {
-  const stack = await local.startStack({ profile: 'test', vars, applyMigrations, setupSQL });
+export async function startStack({ vars = {}, applyMigrations = true, setupSQL, extraKeys = [] } = {}) {
+  const stack = await local.startStack({ profile: 'test', vars, applyMigrations, setupSQL, extraKeys });
   const { emulatorURL } = stack;
   return Object.assign(stack, {
     /** POST /v1/impersonations as the harness's caller, or with key (null: no Authorization). */

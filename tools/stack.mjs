@@ -88,6 +88,9 @@ export function workerSettings(emulatorURL, apiKeys) {
     // Admins sign in at the emulator's realm with its public client.
     ACTAS_OIDC_ISSUER: `${emulatorURL}/realms/${seed.realm}`,
     ACTAS_OIDC_AUDIENCE: 'actas-extension',
+    // One JSON text per log line, which people and the tests read (the default passes
+    // objects, which Workers Logs indexes but wrangler dev prints across several lines).
+    ACTAS_LOG_FORMAT: 'json',
   };
 }
 
@@ -221,25 +224,29 @@ function startProcess(name, cmd, args, opts = {}) {
   });
   live.add(child);
   const tail = [];
+  const tagged = []; // {stream, line}, for tests that tell stdout from stderr
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
       live.delete(child);
       resolve({ code, signal });
     });
   });
-  const onLine = (line) => {
+  const onLine = (line, stream) => {
     tail.push(line);
     if (tail.length > 2000) tail.splice(0, tail.length - 2000);
+    tagged.push({ stream, line });
+    if (tagged.length > 2000) tagged.splice(0, tagged.length - 2000);
     opts.echo?.write(line + '\n');
     opts.onLine?.(line);
   };
-  createInterface({ input: child.stdout }).on('line', onLine);
-  createInterface({ input: child.stderr }).on('line', onLine);
+  createInterface({ input: child.stdout }).on('line', (l) => onLine(l, 'stdout'));
+  createInterface({ input: child.stderr }).on('line', (l) => onLine(l, 'stderr'));
   return {
     name,
     child,
     exited,
     log: () => tail.join('\n'),
+    lines: () => tagged.slice(),
     tail: () => tail.slice(-LOG_TAIL_LINES).join('\n'),
     async stop() {
       if (!live.has(child)) return;
@@ -441,6 +448,7 @@ export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, 
  * applyMigrations  false: leave the local AUDIT_DB without `wrangler d1 migrations apply`
  *             (the Worker applies its own migrations on first use)
  * setupSQL    SQL run against the local AUDIT_DB before the Worker starts
+ * extraKeys   more keys (from newKey) the Worker accepts beside the stack's own
  * workerEcho, emulatorEcho   streams that get a copy of each process's output
  *
  * Resolves with the stack: workerURL, emulatorURL, key, keyLabel, settings,
@@ -449,7 +457,7 @@ export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, 
  */
 export async function startStack({
   profile = 'test', vars = {}, varsFile, workerPort = 0, emulatorPort = 0, persistTo, envFile, reset = false,
-  applyMigrations = true, setupSQL, workerEcho, emulatorEcho,
+  applyMigrations = true, setupSQL, extraKeys = [], workerEcho, emulatorEcho,
 } = {}) {
   const prof = PROFILES[profile];
   if (!prof) throw new Error(`unknown stack profile ${profile}`);
@@ -479,7 +487,7 @@ export async function startStack({
 
     const caller = newKey(prof.keyLabel);
     const settings = {
-      ...workerSettings(emu.url, caller.entry),
+      ...workerSettings(emu.url, [caller.entry, ...extraKeys.map((k) => k.entry)].join(',')),
       ...prof.settings,
       ...vars,
       ...overrides,
@@ -515,6 +523,13 @@ export async function startStack({
       exited: Promise.race([emu.proc, worker.proc].map((p) => p.exited.then(() => p.name))),
       /** Everything wrangler dev (and so the Worker's log) printed so far. */
       workerLog: () => worker.proc.log(),
+      /**
+       * The Worker's log lines so far: every line of wrangler dev's output that holds
+       * one of the Worker's JSON log objects, parsed, with the stream it came on and
+       * how wrangler marked it (console.warn as "▲ [WARNING]", console.error as
+       * "✘ [ERROR]", on stderr).
+       */
+      workerLogLines: () => parseWorkerLog(worker.proc.lines()),
       /** Everything the emulator printed so far. */
       emulatorLog: () => emu.proc.log(),
       /**
@@ -536,6 +551,29 @@ export async function startStack({
     await stack.stop();
     throw err;
   }
+}
+
+// wrangler dev prints console.warn and console.error with a coloured marker on stderr.
+// eslint-disable-next-line no-control-regex -- the escape character is what ANSI colours start with
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function parseWorkerLog(lines) {
+  const out = [];
+  for (const { stream, line } of lines) {
+    const plain = line.replace(ANSI, '');
+    const at = plain.indexOf('{"time":');
+    if (at < 0) continue;
+    let entry;
+    try {
+      entry = JSON.parse(plain.slice(at).trim());
+    } catch {
+      continue;
+    }
+    const marker = plain.slice(0, at).trim();
+    const shownAs = marker.includes('[ERROR]') ? 'error' : marker.includes('[WARNING]') ? 'warn' : marker === '' ? 'log' : marker;
+    out.push({ stream, shownAs, raw: plain.slice(at).trim(), entry });
+  }
+  return out;
 }
 
 // ---- ./build.sh dev -------------------------------------------------------------------

@@ -21,13 +21,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
 
 	"github.com/actas-dev/actas/worker/problem"
+	"github.com/actas-dev/actas/worker/server"
 )
 
 // ready tells worker.mjs that the bridge's callbacks are registered. The import
@@ -37,7 +37,7 @@ import (
 func ready()
 
 // bridgeFuncs counts the js.Funcs the bridge has created, for the test hooks. None is
-// ever released, so it must stay at 2 (serve, complete) however many requests pass.
+// ever released, so it must stay at 3 (serve, complete, scheduled) however many requests pass.
 var bridgeFuncs atomic.Int64
 
 func funcOf(fn func(js.Value, []js.Value) any) js.Func {
@@ -84,7 +84,7 @@ func handle(h http.Handler, args []js.Value) {
 		if p := recover(); p != nil {
 			// The server's own middleware recovers handler panics; this catches what
 			// escapes it (the bridge, test hooks) so the instance lives on.
-			fmt.Fprintf(os.Stderr, `{"level":"error","msg":"panic","error":%q}`+"\n", fmt.Sprint(p))
+			server.LogEvent(logs, server.LevelError, "panic", fmt.Errorf("%v", p))
 			w = &responseWriter{header: http.Header{}}
 			problem.Write(w, problem.Wrap(problem.Internal, "The request could not be completed.",
 				fmt.Errorf("panic: %v", p)), "")

@@ -15,7 +15,6 @@ package main
 
 import (
 	"database/sql"
-	"os"
 	"syscall/js"
 
 	"github.com/actas-dev/actas/migrations"
@@ -32,14 +31,18 @@ var jsBinding = js.Global().Get("context").Get("binding")
 func main() {
 	// OpenDB does not touch the binding; a missing binding surfaces on first use, where
 	// the server answers audit-unavailable and mints nothing.
+	logs = newConsoleLog(getenv)
 	db := sql.OpenDB(d1Connector{binding: auditBinding})
 	h := server.New(server.Deps{
 		Getenv: getenv,
 		HTTP:   fetchDoer{},
 		DB:     db,
 		Schema: schema.New(db, d1Batcher{binding: auditBinding}, migrations.FS),
-		Log:    os.Stdout,
+		Log:    logs,
+		// Webhook delivery after each response, in that request's waitUntil.
+		WaitUntil: waitUntil,
 	})
+	serveScheduled(jsBinding, h)
 	serve(jsBinding, countServed(withTestHooks(h, getenv)))
 	select {} // serve requests until the isolate goes away
 }

@@ -5,8 +5,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
+
+	"github.com/actas-dev/actas/worker/server"
 )
 
 var nextTaskID atomic.Uint32
@@ -34,7 +35,7 @@ func waitUntil(ctx context.Context, task func(context.Context)) bool {
 		defer rio.v.Call("taskDone", id)
 		defer func() {
 			if p := recover(); p != nil {
-				fmt.Fprintf(os.Stderr, `{"level":"error","msg":"panic in waitUntil task","error":%q}`+"\n", fmt.Sprint(p))
+				server.LogEvent(logs, server.LevelError, "panic in waitUntil task", fmt.Errorf("%v", p))
 			}
 		}()
 		task(tctx)

@@ -329,4 +329,33 @@ async function handle(request, env, ctx) {
   }
 }
 
-export default { fetch: handle };
+// A Cron Trigger's run (wrangler.toml [triggers]): Go's binding.scheduled does the
+// work (webhook delivery; on the anchor cron, verifying and publishing the chain
+// head) with this event's own RequestIO, and calls done when it is finished.
+async function scheduled(controller, env, ctx) {
+  const inst = await instance(env);
+  if (typeof inst.binding.scheduled !== "function") return;
+  const io = new RequestIO(ctx, inst.binding.complete);
+  try {
+    await new Promise((resolve, reject) => {
+      const call = { reject };
+      inst.pending.add(call);
+      const timer = setTimeout(() => {
+        inst.pending.delete(call);
+        reject(new Error(`actas: scheduled run unfinished after ${SCHEDULED_DEADLINE_MS} ms`));
+      }, SCHEDULED_DEADLINE_MS);
+      inst.binding.scheduled(controller.cron, io, () => {
+        clearTimeout(timer);
+        inst.pending.delete(call);
+        resolve();
+      });
+    });
+  } finally {
+    io.answer();
+  }
+}
+
+// How long a scheduled run may take; its own webhook attempts time out after 10 s each.
+const SCHEDULED_DEADLINE_MS = 120_000;
+
+export default { fetch: handle, scheduled };

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -37,6 +38,9 @@ type Client struct {
 	http   Doer
 	now    func() time.Time
 	tokens *tokenCache
+	// secretInUse is the index of the service-account secret that last worked (0:
+	// ClientSecret, 1: ClientSecretNext).
+	secretInUse atomic.Int32
 }
 
 // New returns a Client. now may be nil (time.Now).

@@ -27,6 +27,9 @@ type Config struct {
 	TokenURL     *url.URL
 	ClientID     string
 	ClientSecret string
+	// ClientSecretNext, when set, is tried when Bare.ID refuses ClientSecret (and the
+	// other way round), for the window in which a rotated secret is being rolled out.
+	ClientSecretNext string
 	// ImpersonationHosts are the hosts (host or host:port, lower-case) the returned
 	// impersonation URL may point at.
 	ImpersonationHosts map[string]bool

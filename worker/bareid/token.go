@@ -103,13 +103,39 @@ func (c *Client) TokenSource(ctx context.Context) oauth2.TokenSource {
 
 // fetchToken runs the client-credentials grant (RFC 6749 §4.4) with
 // client_secret_basic authentication (§2.3.1: id and secret form-urlencoded first).
+// With a second secret configured, a refused secret (400 or 401, RFC 6749 §5.2's
+// invalid_client) makes it try the other one, and the one that worked is tried first
+// from then on.
 func (c *Client) fetchToken(ctx context.Context) (*oauth2.Token, error) {
+	secrets := []string{c.cfg.ClientSecret}
+	if c.cfg.ClientSecretNext != "" {
+		secrets = append(secrets, c.cfg.ClientSecretNext)
+	}
+	first := int(c.secretInUse.Load()) % len(secrets)
+	var err error
+	for i := range secrets {
+		n := (first + i) % len(secrets)
+		var tok *oauth2.Token
+		tok, err = c.fetchTokenWith(ctx, secrets[n])
+		var be *Error
+		if err == nil {
+			c.secretInUse.Store(int32(n))
+			return tok, nil
+		}
+		if !errors.As(err, &be) || (be.Status != http.StatusUnauthorized && be.Status != http.StatusBadRequest) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func (c *Client) fetchTokenWith(ctx context.Context, secret string) (*oauth2.Token, error) {
 	form := url.Values{"grant_type": {"client_credentials"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.TokenURL.String(), strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("bareid: token request: %w", err)
 	}
-	req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+	req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(secret))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 

@@ -19,6 +19,10 @@ func (l *loader) bareID(b *bareid.Config, devLoopback bool) {
 	b.TokenURL = l.url("BAREID_TOKEN_URL", "", devLoopback)
 	b.ClientID = l.required("BAREID_CLIENT_ID")
 	b.ClientSecret = l.required("BAREID_CLIENT_SECRET")
+	b.ClientSecretNext = l.get("BAREID_CLIENT_SECRET_NEXT")
+	if b.ClientSecretNext != "" && b.ClientSecretNext == b.ClientSecret {
+		l.fail("BAREID_CLIENT_SECRET_NEXT", "equals BAREID_CLIENT_SECRET; remove it once the rotation is done")
+	}
 	b.ImpersonationHosts = l.hosts("BAREID_IMPERSONATION_HOSTS")
 	b.TokenPath = l.gjsonPath("BAREID_RESPONSE_TOKEN_PATH", bareid.DefaultTokenPath)
 	b.URLPath = l.gjsonPath("BAREID_RESPONSE_URL_PATH", bareid.DefaultURLPath)

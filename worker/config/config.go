@@ -1,6 +1,6 @@
 // Package config reads the Worker's settings from its environment (Worker vars and
 // secrets) once, validates them, and fills the configuration types of the packages
-// that use them (bareid.Config, identity.Config, policy.Config). Every problem names
+// that use them (bareid.Config, identity.Config, policy.Config, audit.Config, webhook.Config). Every problem names
 // the variable, never its value, so an error message can be logged and shown without
 // leaking a secret. It holds no rules of its own beyond "is this setting well-formed".
 package config
@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/actas-dev/actas/worker/audit"
 	"github.com/actas-dev/actas/worker/bareid"
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/internal/outbound"
 	"github.com/actas-dev/actas/worker/policy"
+	"github.com/actas-dev/actas/worker/webhook"
 )
 
 // Config is the Worker's whole configuration: one part per package that uses it, plus
@@ -24,6 +26,8 @@ type Config struct {
 	BareID   bareid.Config
 	Identity identity.Config
 	Policy   policy.Config
+	Audit    audit.Config
+	Webhook  webhook.Config
 	// AllowedOrigins are the browser-extension origins CORS answers, exactly as sent.
 	AllowedOrigins map[string]bool
 	// DevLoopback allows http:// loopback URLs for Bare.ID (the emulator), and is
@@ -71,6 +75,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	l.bareID(&c.BareID, c.DevLoopback)
 	l.identity(&c.Identity, c.DevLoopback)
 	l.policy(&c.Policy, c.Identity.Roles.Impersonator)
+	l.audit(&c.Audit)
+	l.webhook(&c.Webhook, c.DevLoopback)
 	c.AllowedOrigins = l.origins("ACTAS_ALLOWED_ORIGINS")
 
 	if len(l.problems) > 0 {

@@ -83,7 +83,16 @@ func TestLoadNamesTheVariable(t *testing.T) {
 		{name: "wildcard host", set: map[string]string{"BAREID_IMPERSONATION_HOSTS": "*.example.com"}, wantVar: "BAREID_IMPERSONATION_HOSTS"},
 		{name: "no api keys", unset: "ACTAS_API_KEYS", wantVar: "ACTAS_API_KEYS"},
 		{name: "api key not hex", set: map[string]string{"ACTAS_API_KEYS": "bot:" + secret}, wantVar: "ACTAS_API_KEYS"},
-		{name: "api key repeated label", set: map[string]string{"ACTAS_API_KEYS": keyLine("a", "1") + "," + keyLine("a", "2")}, wantVar: "ACTAS_API_KEYS"},
+		{name: "api key repeated hash", set: map[string]string{"ACTAS_API_KEYS": keyLine("a", "1") + "," + keyLine("b", "1")}, wantVar: "ACTAS_API_KEYS"},
+		{name: "api key label with other roles", set: map[string]string{"ACTAS_API_KEYS": keyLine("a", "1") + "," + keyLine("a", "2") + ":actas-auditor"}, wantVar: "ACTAS_API_KEYS"},
+		{name: "next secret equals secret", set: map[string]string{"BAREID_CLIENT_SECRET_NEXT": secret}, wantVar: "BAREID_CLIENT_SECRET_NEXT"},
+		{name: "caller details", set: map[string]string{"ACTAS_AUDIT_CALLER": "some"}, wantVar: "ACTAS_AUDIT_CALLER"},
+		{name: "retention", set: map[string]string{"ACTAS_AUDIT_RETENTION": "forever"}, wantVar: "ACTAS_AUDIT_RETENTION"},
+		{name: "anchor cron", set: map[string]string{"ACTAS_ANCHOR_CRON": "daily"}, wantVar: "ACTAS_ANCHOR_CRON"},
+		{name: "webhook secret without url", set: map[string]string{"ACTAS_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"}, wantVar: "ACTAS_WEBHOOK_SECRET"},
+		{name: "webhook url without secret", set: map[string]string{"ACTAS_WEBHOOK_URL": "https://siem.example.com/actas"}, wantVar: "ACTAS_WEBHOOK_SECRET"},
+		{name: "webhook secret too short", set: map[string]string{"ACTAS_WEBHOOK_URL": "https://siem.example.com/actas", "ACTAS_WEBHOOK_SECRET": "whsec_c2hvcnQ="}, wantVar: "ACTAS_WEBHOOK_SECRET"},
+		{name: "webhook http", set: map[string]string{"ACTAS_WEBHOOK_URL": "http://siem.example.com/actas", "ACTAS_WEBHOOK_SECRET": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"}, wantVar: "ACTAS_WEBHOOK_URL"},
 		{name: "no clients", unset: "ACTAS_CLIENTS", wantVar: "ACTAS_CLIENTS"},
 		{name: "duplicate client", set: map[string]string{"ACTAS_CLIENTS": "crm,crm=CRM"}, wantVar: "ACTAS_CLIENTS"},
 		{name: "protected not uuid", set: map[string]string{"ACTAS_PROTECTED_USERS": "root"}, wantVar: "ACTAS_PROTECTED_USERS"},
@@ -114,6 +123,41 @@ func TestLoadNamesTheVariable(t *testing.T) {
 				t.Errorf("error echoes a value: %v", err)
 			}
 		})
+	}
+}
+
+func TestLoadAuditAndWebhook(t *testing.T) {
+	env := validEnv()
+	env["ACTAS_AUDIT_CALLER"] = "network"
+	env["ACTAS_AUDIT_RETENTION"] = "400d"
+	env["ACTAS_WEBHOOK_URL"] = "https://siem.example.com/actas"
+	env["ACTAS_WEBHOOK_SECRET"] = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
+	c, err := load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.Caller != "network" || c.Audit.Retention != 400*24*time.Hour || c.Audit.AnchorCron != config.DefaultAnchorCron {
+		t.Errorf("audit %+v", c.Audit)
+	}
+	if !c.Webhook.Enabled() || string(c.Webhook.Secret) != "0123456789abcdef01234567" || c.Webhook.Retry != 30*time.Second {
+		t.Errorf("webhook %+v", c.Webhook)
+	}
+	d, _ := load(validEnv())
+	if d.Audit.Caller != "full" || d.Audit.Retention != 0 || d.Webhook.Enabled() {
+		t.Errorf("defaults: %+v %+v", d.Audit, d.Webhook)
+	}
+}
+
+func TestLoadAPIKeyRotationOverlap(t *testing.T) {
+	env := validEnv()
+	env["ACTAS_API_KEYS"] = keyLine("ci-bot", "old") + "\n" + keyLine("ci-bot", "new") + "\n" +
+		keyLine("export", "e1") + ":actas-auditor\n" + keyLine("export", "e2") + ":actas-auditor"
+	c, err := load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Identity.APIKeys) != 4 || c.Identity.APIKeys[0].Label != "ci-bot" || c.Identity.APIKeys[1].Label != "ci-bot" {
+		t.Errorf("keys = %v", c.Identity.APIKeys)
 	}
 }
 

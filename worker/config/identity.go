@@ -58,10 +58,15 @@ func (l *loader) role(name, def string) string {
 	return v
 }
 
+// apiKeys reads label:sha256hex[:role|role] entries. A label may appear several times
+// with different hashes: during a rotation the old and the new key both work, as the
+// same actor (audit trail, rate-limit bucket). Its entries must then grant the same
+// roles, so a rotation cannot change what the caller may do.
 func (l *loader) apiKeys(name, impersonatorRole string) []identity.APIKey {
 	items := list(l.get(name))
 	keys := make([]identity.APIKey, 0, len(items))
-	seen := map[string]bool{}
+	rolesOf := map[string]string{}
+	hashes := map[[sha256.Size]byte]bool{}
 	for i, item := range items {
 		label, rest, ok := strings.Cut(item, ":")
 		hexHash, roles, hasRoles := strings.Cut(rest, ":")
@@ -78,12 +83,17 @@ func (l *loader) apiKeys(name, impersonatorRole string) []identity.APIKey {
 				continue
 			}
 		}
-		if seen[label] {
-			l.fail(name, fmt.Sprintf("entry %d repeats a label", i+1))
+		copy(k.Hash[:], raw)
+		if hashes[k.Hash] {
+			l.fail(name, fmt.Sprintf("entry %d repeats a key hash", i+1))
 			continue
 		}
-		seen[label] = true
-		copy(k.Hash[:], raw)
+		joined := strings.Join(k.Roles, "|")
+		if prev, seen := rolesOf[label]; seen && prev != joined {
+			l.fail(name, fmt.Sprintf("entry %d gives label %s other roles than its earlier entry; all keys of one label hold the same roles", i+1, label))
+			continue
+		}
+		rolesOf[label], hashes[k.Hash] = joined, true
 		keys = append(keys, k)
 	}
 	return keys

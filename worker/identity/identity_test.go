@@ -20,7 +20,7 @@ func keys(pairs ...string) identity.APIKeys {
 }
 
 func TestAPIKeys(t *testing.T) {
-	a := identity.Chain{keys("ci-bot", "key-one", "ops", "key-two")}
+	a := identity.Chain{keys("ci-bot", "key-one", "ops", "key-two", "ci-bot", "key-rotated")}
 	tests := []struct {
 		name      string
 		header    string
@@ -29,6 +29,7 @@ func TestAPIKeys(t *testing.T) {
 	}{
 		{"first key", "Bearer key-one", "ci-bot", nil},
 		{"second key", "bearer key-two", "ops", nil},
+		{"rotated key of the same label", "Bearer key-rotated", "ci-bot", nil},
 		{"unknown key", "Bearer key-three", "", identity.ErrInvalidCredentials},
 		{"prefix of a key", "Bearer key-", "", identity.ErrInvalidCredentials},
 		{"no header", "", "", identity.ErrNoCredentials},

@@ -30,6 +30,7 @@ const (
 	ReasonRequired       Kind = "reason-required"
 	ReasonInvalid        Kind = "reason-invalid"
 	NotActive            Kind = "impersonation-not-active"
+	CheckpointRejected   Kind = "checkpoint-rejected"
 	NotFound             Kind = "not-found"
 	MethodNotAllowed     Kind = "method-not-allowed"
 	UnsupportedMedia     Kind = "unsupported-media-type"
@@ -58,6 +59,7 @@ var meta = map[Kind]struct {
 	ReasonRequired:       {http.StatusBadRequest, "A reason is required"},
 	ReasonInvalid:        {http.StatusBadRequest, "Reason is invalid"},
 	NotActive:            {http.StatusConflict, "Impersonation is not active"},
+	CheckpointRejected:   {http.StatusConflict, "Checkpoint rejected"},
 	NotFound:             {http.StatusNotFound, "Not found"},
 	MethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
 	UnsupportedMedia:     {http.StatusUnsupportedMediaType, "Unsupported media type"},

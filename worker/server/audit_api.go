@@ -227,10 +227,12 @@ func (s *server) visible(r *http.Request, id identity.Identity) (audit.Impersona
 		return it, problem.New(problem.NotFound, "No such impersonation.")
 	case err != nil:
 		return it, auditUnavailable(err)
-	case id.Can(identity.Audit):
-		return it, nil
-	case it.Actor == id.Actor && it.ActorKind == string(id.Kind):
-		ownView.Apply(&it)
+	case id.Can(identity.Audit), it.Actor == id.Actor && it.ActorKind == string(id.Kind):
+		if !id.Can(identity.Audit) {
+			ownView.Apply(&it)
+		}
+		ri := info(r)
+		ri.impersonationID, ri.targetUser, ri.clientID = it.ID, it.UserUUID, it.ClientID
 		return it, nil
 	}
 	return audit.Impersonation{}, problem.New(problem.NotFound, "No such impersonation.")
@@ -268,14 +270,48 @@ func (s *server) endImpersonation(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, it)
 }
 
-// verifyChain is GET /v1/impersonations/verify: auditors walk the hash chain.
+// verifyChain is GET /v1/impersonations/verify: auditors walk the hash chain, and
+// with ?seq=&hash= (a head published earlier) prove that nothing after it was removed.
 func (s *server) verifyChain(w http.ResponseWriter, r *http.Request) error {
 	if !caller(r).Can(identity.Audit) {
 		return problem.New(problem.Forbidden, "Only auditors may verify the audit trail.")
 	}
-	v, err := s.store.Verify(r.Context())
+	anchor, err := parseAnchor(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	v, err := s.store.VerifyAnchored(r.Context(), anchor)
 	if err != nil {
 		return auditUnavailable(err)
 	}
 	return writeJSON(w, http.StatusOK, v)
+}
+
+func parseAnchor(q url.Values) (*audit.ChainPoint, error) {
+	for k, v := range q {
+		if (k != "seq" && k != "hash") || len(v) != 1 {
+			return nil, problem.New(problem.InvalidQuery, "Give seq and hash of a published head (once each), or nothing.")
+		}
+	}
+	if len(q) == 0 {
+		return nil, nil
+	}
+	seq, err := strconv.ParseInt(q.Get("seq"), 10, 64)
+	hash := q.Get("hash")
+	if err != nil || seq < 1 || !isHash(hash) || len(q) != 2 {
+		return nil, problem.New(problem.InvalidQuery, "seq must be a positive integer and hash 64 lower-case hex digits, both from a published head.")
+	}
+	return &audit.ChainPoint{Seq: seq, Hash: hash}, nil
+}
+
+func isHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for _, c := range h {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

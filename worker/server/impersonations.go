@@ -48,9 +48,9 @@ func (s *server) createImpersonation(w http.ResponseWriter, r *http.Request) err
 		ClientID:    req.ClientID,
 		Reason:      req.Reason,
 		RequestID:   ri.requestID,
-		ClientIP:    r.Header.Get("CF-Connecting-IP"),
-		UserAgent:   r.UserAgent(),
 	}
+	rec.ClientIP, rec.UserAgent = s.cfg.Audit.Caller.Apply(r.Header.Get("CF-Connecting-IP"), r.UserAgent())
+	ri.impersonationID, ri.targetUser, ri.clientID = rec.ID, rec.TargetUser, rec.ClientID
 	// One round trip writes "requested" and, when there is a rate limit, counts the
 	// caller's impersonations in its window (this one included) in the same batch.
 	var count policy.Counted

@@ -7,11 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime/debug"
-	"sync"
-	"time"
 
 	"github.com/actas-dev/actas/worker/identity"
 	"github.com/actas-dev/actas/worker/problem"
@@ -19,11 +16,15 @@ import (
 
 // reqInfo is what one request's log line reports; handlers fill it in as they learn.
 type reqInfo struct {
-	requestID string
-	route     string
-	actor     string
-	outcome   string
-	err       error
+	requestID       string
+	route           string
+	actor           string
+	actorKind       string
+	impersonationID string
+	targetUser      string
+	clientID        string
+	outcome         string
+	err             error
 }
 
 type infoKey struct{}
@@ -48,48 +49,6 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// logger writes one JSON line per request. Nothing secret is ever passed to it: it
-// sees routes (not query strings), actors, outcomes and error texts, which the
-// packages build without tokens or secrets.
-type logger struct {
-	mu  sync.Mutex
-	w   io.Writer
-	now func() time.Time
-}
-
-type logLine struct {
-	Time       string  `json:"time"`
-	Level      string  `json:"level"`
-	Msg        string  `json:"msg"`
-	RequestID  string  `json:"requestId,omitempty"`
-	Method     string  `json:"method,omitempty"`
-	Route      string  `json:"route,omitempty"`
-	Status     int     `json:"status,omitempty"`
-	DurationMS float64 `json:"durationMs,omitempty"`
-	Actor      string  `json:"actor,omitempty"`
-	Outcome    string  `json:"outcome,omitempty"`
-	Problem    string  `json:"problem,omitempty"`
-	Error      string  `json:"error,omitempty"`
-	Applied    string  `json:"applied,omitempty"` // migrations this request applied
-}
-
-func (l *logger) write(line logLine) {
-	line.Time = l.now().UTC().Format(time.RFC3339Nano)
-	b, _ := json.Marshal(line)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, _ = l.w.Write(append(b, '\n'))
-}
-
-// event logs something that is not a request, such as a configuration error.
-func (l *logger) event(msg string, err error) {
-	line := logLine{Level: "error", Msg: msg}
-	if err != nil {
-		line.Error = err.Error()
-	}
-	l.write(line)
 }
 
 type statusRecorder struct {
@@ -121,30 +80,33 @@ func (l *logger) middleware(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		rec.Header().Set("X-Request-Id", ri.requestID)
 		defer func() {
+			var stack string
 			if v := recover(); v != nil {
-				// The value and the stack say where it broke (as the bridge logs them);
-				// neither reaches the caller.
+				// The value (in error) and the stack (in detail, where the error field's
+				// length limit does not cut it) say where it broke, as the bridge logs
+				// them; neither reaches the caller.
+				stack = string(debug.Stack())
 				ri.err = problem.Wrap(problem.Internal, "The request could not be completed.",
-					fmt.Errorf("panic in handler: %v\n%s", v, debug.Stack()))
+					fmt.Errorf("panic in handler: %v", v))
 				if rec.status == 0 {
 					problem.Write(rec, ri.err, ri.requestID)
 				}
 			}
 			line := logLine{
-				Level: "info", Msg: "request", RequestID: ri.requestID, Method: r.Method,
-				Route: ri.route, Status: rec.status, Actor: ri.actor, Outcome: ri.outcome,
-				DurationMS: float64(l.now().Sub(start).Microseconds()) / 1000,
+				Level: LevelInfo, Msg: "request", RequestID: ri.requestID, Method: r.Method,
+				Route: ri.route, Status: rec.status, Duration: l.now().Sub(start),
+				Actor: ri.actor, ActorKind: ri.actorKind, ImpersonationID: ri.impersonationID,
+				TargetUser: ri.targetUser, ClientID: ri.clientID, Outcome: ri.outcome,
+				Detail: stack,
 			}
 			if ri.err != nil {
 				pe := problem.From(ri.err)
 				line.Problem = string(pe.Kind)
-				if pe.Err != nil {
-					line.Error = pe.Err.Error()
-				}
+				line.Error = logError(ri.err)
 				if pe.Kind.Status() >= 500 {
-					line.Level = "error"
+					line.Level = LevelError
 				} else {
-					line.Level = "warn"
+					line.Level = LevelWarn
 				}
 			}
 			l.write(line)
@@ -172,6 +134,9 @@ func (s *server) api(h handlerFunc) http.Handler {
 			ri.err = err
 			problem.Write(w, err, ri.requestID)
 		}
+		if ri.impersonationID != "" && r.Method == http.MethodPost {
+			s.afterResponse(r.Context()) // audit events were (or may have been) appended
+		}
 	})
 }
 
@@ -185,7 +150,8 @@ func (s *server) authed(h handlerFunc) handlerFunc {
 		case err != nil:
 			return problem.Wrap(problem.Unauthenticated, "The credentials were not accepted.", err)
 		}
-		info(r).actor = id.Actor
+		ri := info(r)
+		ri.actor, ri.actorKind = id.Actor, string(id.Kind)
 		if err := s.ensureSchema(r.Context()); err != nil {
 			return err
 		}

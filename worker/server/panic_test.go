@@ -24,14 +24,14 @@ func TestPanicIsLoggedWithValueAndStack(t *testing.T) {
 		t.Errorf("answer %d %s", w.Code, w.Body.String())
 	}
 	var line struct {
-		Level, Problem, Error string
+		Level, Problem, Error, Detail string
 	}
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 		t.Fatalf("log %q: %v", buf.String(), err)
 	}
 	if line.Level != "error" || line.Problem != "internal" ||
 		!strings.Contains(line.Error, "index out of range [7] with length 3") ||
-		!strings.Contains(line.Error, "server.panicInHandler") {
+		!strings.Contains(line.Detail, "server.panicInHandler") {
 		t.Errorf("log line lacks the panic's value or stack: %+v", line)
 	}
 }

@@ -97,7 +97,7 @@ func (rd *readiness) answer(ctx context.Context) readyAnswer {
 		a.Checks[c.name] = checkOK
 		if errs[i] != nil {
 			a.Status, a.Checks[c.name] = "not-ready", checkFailed
-			rd.log.event("not-ready", fmt.Errorf("%s: %w", c.name, errs[i]))
+			rd.log.event(LevelWarn, "not-ready", fmt.Errorf("%s: %w", c.name, errs[i]))
 		}
 	}
 	rd.at, rd.last = rd.now(), &a

@@ -23,7 +23,7 @@ func (s *server) ensureSchema(ctx context.Context) error {
 	}
 	applied, err := s.migr.Ensure(ctx)
 	if len(applied) > 0 {
-		s.log.write(logLine{Level: "info", Msg: "migrations applied", Applied: strings.Join(applied, ",")})
+		s.log.write(logLine{Level: LevelInfo, Msg: "migrations applied", Detail: strings.Join(applied, ",")})
 	}
 	if err != nil {
 		return problem.Wrap(problem.AuditUnavailable,

@@ -87,7 +87,7 @@ func TestFirstRequestMigrates(t *testing.T) {
 	var applied []string
 	for _, l := range logLines(t, f.log) {
 		if l["msg"] == "migrations applied" {
-			applied = append(applied, l["applied"].(string))
+			applied = append(applied, l["detail"].(string))
 		}
 	}
 	if len(applied) != 1 || !strings.Contains(applied[0], "0001_audit.sql") {

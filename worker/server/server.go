@@ -7,6 +7,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	_ "embed"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"github.com/actas-dev/actas/worker/policy"
 	"github.com/actas-dev/actas/worker/problem"
 	"github.com/actas-dev/actas/worker/version"
+	"github.com/actas-dev/actas/worker/webhook"
 )
 
 // Doer sends one outbound HTTP request. In workerd it is backed by the Fetch API
@@ -36,8 +38,11 @@ type Deps struct {
 	HTTP   Doer                     // outbound calls to Bare.ID
 	DB     *sql.DB                  // the audit store (D1 binding AUDIT_DB)
 	Schema Migrator                 // brings DB's schema up to date on first use; nil: it is
-	Log    io.Writer                // one JSON line per request
+	Log    io.Writer                // one JSON line per request (by level if a LevelWriter)
 	Now    func() time.Time         // nil means time.Now
+	// WaitUntil runs task after the response, kept alive by the request's
+	// ctx.waitUntil (wasm/waituntil.go); nil leaves the work to the cron.
+	WaitUntil func(ctx context.Context, task func(context.Context)) bool
 }
 
 //go:embed openapi.json
@@ -65,12 +70,15 @@ type server struct {
 	now    func() time.Time
 	// readiness answers /readyz.
 	readiness *readiness
+	// outbox pushes audit events to the webhook; waitUntil runs it after responses.
+	outbox    *webhook.Outbox
+	waitUntil func(ctx context.Context, task func(context.Context)) bool
 }
 
-// New reads the configuration once and returns the Worker's HTTP handler. A bad
-// configuration does not stop the Worker from answering: every API request then gets a
-// 500 problem naming the offending variables, the health check (liveness) stays up
-// and the readiness check answers 503.
+// New reads the configuration once and returns the Worker's HTTP handler, which is
+// also its Scheduler. A bad configuration does not stop the Worker from answering:
+// every API request then gets a 500 problem naming the offending variables, the health
+// check (liveness) stays up and the readiness check answers 503.
 func New(d Deps) http.Handler {
 	now := d.Now
 	if now == nil {
@@ -79,7 +87,7 @@ func New(d Deps) http.Handler {
 	if d.Log == nil {
 		d.Log = io.Discard
 	}
-	lg := &logger{w: d.Log, now: now}
+	lg := newLogger(d.Log, now)
 	cfg, err := config.Load(d.Getenv)
 	if err != nil {
 		return misconfigured(err, lg)
@@ -87,17 +95,19 @@ func New(d Deps) http.Handler {
 	store := audit.NewStore(d.DB)
 	chain := identity.New(cfg.Identity, d.HTTP, now)
 	s := &server{
-		cfg:    cfg,
-		auth:   chain,
-		policy: policy.New(cfg.Policy, store, now),
-		store:  store,
-		migr:   d.Schema,
-		upstr:  bareid.New(cfg.BareID, d.HTTP, now),
-		log:    lg,
-		now:    now,
+		cfg:       cfg,
+		auth:      chain,
+		policy:    policy.New(cfg.Policy, store, now),
+		store:     store,
+		migr:      d.Schema,
+		upstr:     bareid.New(cfg.BareID, d.HTTP, now),
+		log:       lg,
+		now:       now,
+		outbox:    webhook.New(cfg.Webhook, d.DB, d.HTTP, now),
+		waitUntil: d.WaitUntil,
 	}
 	s.readiness = readinessOf(s, chain)
-	return s.routes()
+	return &worker{Handler: s.routes(), s: s}
 }
 
 func (s *server) routes() http.Handler {
@@ -110,6 +120,8 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /v1/impersonations", s.api(s.authed(s.listImpersonations)))
 	mux.Handle("GET /v1/impersonations/verify", s.api(s.authed(s.verifyChain)))
 	mux.Handle("GET /v1/impersonations/{id}", s.api(s.authed(s.getImpersonation)))
+	mux.Handle("GET /v1/audit/archive", s.api(s.authed(s.getArchive)))
+	mux.Handle("POST /v1/audit/checkpoints", s.api(s.authed(s.createCheckpoint)))
 	mux.Handle("POST /v1/impersonations/{id}/end", s.api(s.authed(s.endImpersonation)))
 	mux.Handle("GET /v1/clients", s.api(s.authed(s.listClients)))
 	mux.Handle("GET /v1/me", s.api(s.authed(s.me)))
@@ -167,11 +179,11 @@ func misconfigured(err error, lg *logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", health)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() { lg.event("config-invalid", err) })
+		once.Do(func() { lg.event(LevelError, "config-invalid", err) })
 		notReady(w, r)
 	})
 	misconfiguredAnswer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() { lg.event("config-invalid", err) })
+		once.Do(func() { lg.event(LevelError, "config-invalid", err) })
 		detail := "The Worker's configuration is invalid; see the Worker's log."
 		if len(names) > 0 {
 			detail = "The Worker's configuration is invalid; an operator must fix: " + strings.Join(names, ", ") + "."
@@ -182,5 +194,5 @@ func misconfigured(err error, lg *logger) http.Handler {
 		problem.Write(w, pe, info(r).requestID)
 	})
 	mux.Handle("/", misconfiguredAnswer)
-	return lg.middleware(canonicalOnly(mux, misconfiguredAnswer))
+	return misconfiguredWorker{Handler: lg.middleware(canonicalOnly(mux, misconfiguredAnswer)), log: lg, err: err}
 }

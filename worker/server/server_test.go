@@ -592,3 +592,21 @@ func TestOpenPage(t *testing.T) {
 	}
 	wantProblem(t, f.do(t, "POST", "/open", "", nil), 405, "method-not-allowed")
 }
+
+func TestAuditCallerSettingStoresLess(t *testing.T) {
+	for setting, want := range map[string][2]string{
+		"network": {"203.0.113.0/24", ""},
+		"none":    {"", ""},
+	} {
+		f := newFixture(t, map[string]string{"ACTAS_AUDIT_CALLER": setting})
+		rep := f.do(t, "POST", "/v1/impersonations", mintBody(alice, "crm", "SUP-1234 invoices"),
+			map[string]string{"Authorization": "Bearer " + apiKey, "CF-Connecting-IP": "203.0.113.7", "User-Agent": "curl/8"})
+		if rep.code != http.StatusCreated {
+			t.Fatalf("%s: status %d", setting, rep.code)
+		}
+		r := f.rows(t)[0]
+		if r["ip"] != want[0] || r["ua"] != want[1] {
+			t.Errorf("%s: stored ip %q ua %q, want %q %q", setting, r["ip"], r["ua"], want[0], want[1])
+		}
+	}
+}
