@@ -46,6 +46,12 @@ locals {
     ACTAS_REASON_PATTERN        = var.reason.pattern
     ACTAS_RATE_LIMIT            = var.rate_limit
     ACTAS_ALLOWED_ORIGINS       = length(var.allowed_origins) == 0 ? null : join(",", var.allowed_origins)
+    ACTAS_WEBHOOK_URL           = try(var.webhook.url, null)
+    ACTAS_WEBHOOK_RETRY         = try(var.webhook.retry, null)
+    ACTAS_ANCHOR_CRON           = var.anchor_cron
+    ACTAS_AUDIT_RETENTION       = var.audit.retention
+    ACTAS_AUDIT_CALLER          = var.audit.caller
+    ACTAS_LOG_FORMAT            = var.log_format
   }
 
   # How many API keys is not a secret; which keys is.
@@ -56,6 +62,8 @@ locals {
     [for k in sort(keys(local.plain)) : { type = "plain_text", name = k, id = null, text = local.plain[k] } if local.plain[k] != null],
     var.access == null ? [] : [{ type = "plain_text", name = "ACTAS_ACCESS_AUD", id = null, text = cloudflare_zero_trust_access_application.audit[0].aud }],
     [{ type = "secret_text", name = "BAREID_CLIENT_SECRET", id = null, text = var.bareid_client_secret }],
+    var.bareid_client_secret_next == null ? [] : [{ type = "secret_text", name = "BAREID_CLIENT_SECRET_NEXT", id = null, text = var.bareid_client_secret_next }],
+    var.webhook == null ? [] : [{ type = "secret_text", name = "ACTAS_WEBHOOK_SECRET", id = null, text = var.webhook_secret }],
     local.has_api_keys ? [{ type = "secret_text", name = "ACTAS_API_KEYS", id = null, text = join("\n", var.api_keys) }] : [],
   )
 
@@ -160,5 +168,21 @@ resource "cloudflare_workers_route" "actas" {
   zone_id    = var.route.zone_id
   pattern    = var.route.pattern
   script     = cloudflare_worker.actas.name
+  depends_on = [cloudflare_workers_deployment.actas]
+}
+
+# The Worker's Cron Triggers (as wrangler.toml's [triggers]): webhook delivery with
+# retries, and the daily anchor of the audit chain (anchor_cron must be one of them).
+resource "cloudflare_workers_cron_trigger" "actas" {
+  account_id  = var.account_id
+  script_name = cloudflare_worker.actas.name
+  schedules   = [for c in var.crons : { cron = c }]
+
+  lifecycle {
+    precondition {
+      condition     = contains(var.crons, var.anchor_cron)
+      error_message = "anchor_cron must be one of crons, or the audit chain is never anchored."
+    }
+  }
   depends_on = [cloudflare_workers_deployment.actas]
 }

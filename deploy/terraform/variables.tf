@@ -145,6 +145,13 @@ variable "bareid_client_secret" {
   }
 }
 
+variable "bareid_client_secret_next" {
+  description = "BAREID_CLIENT_SECRET_NEXT: during a rotation of the service account's secret, the other secret, tried when Bare.ID refuses the first (README: rotation). Bound as a secret; null binds nothing."
+  type        = string
+  sensitive   = true
+  default     = null
+}
+
 # --- Callers ----------------------------------------------------------------------
 
 variable "api_keys" {
@@ -368,5 +375,81 @@ variable "extension" {
   validation {
     condition     = contains(["tab", "incognito", "container"], var.extension.open_mode)
     error_message = "extension.open_mode must be tab, incognito or container."
+  }
+}
+
+# --- Audit push, anchoring, retention, logs ------------------------------------------
+
+variable "webhook" {
+  description = "Push every audit event (ACTAS_WEBHOOK_URL, an https URL; retry: ACTAS_WEBHOOK_RETRY, the first retry's delay such as 30s). Null pushes nothing. Needs webhook_secret."
+  type = object({
+    url   = string
+    retry = optional(string)
+  })
+  default = null
+  validation {
+    condition     = var.webhook == null || can(regex("^https://[^/?#@\\s]+(/[^#\\s]*)?$", try(var.webhook.url, "")))
+    error_message = "webhook.url must be an https URL without user-info or fragment."
+  }
+  validation {
+    condition     = try(var.webhook.retry, null) == null || can(regex("^([0-9]+(ms|s|m|h))+$", try(var.webhook.retry, "")))
+    error_message = "webhook.retry must be a duration such as 30s or 1m."
+  }
+}
+
+variable "webhook_secret" {
+  description = "ACTAS_WEBHOOK_SECRET: the webhook's signing secret, whsec_ followed by base64 (Standard Webhooks). Bound as a secret when webhook is set."
+  type        = string
+  sensitive   = true
+  default     = null
+  validation {
+    condition     = var.webhook_secret == null || can(regex("^whsec_[A-Za-z0-9+/]+={0,2}$", coalesce(var.webhook_secret, "-")))
+    error_message = "webhook_secret must be whsec_ followed by base64."
+  }
+}
+
+variable "crons" {
+  description = "The Worker's Cron Triggers: webhook delivery (retries) and the audit chain's anchor. The same as wrangler.toml's [triggers]."
+  type        = list(string)
+  default     = ["*/5 * * * *", "0 3 * * *"]
+  nullable    = false
+  validation {
+    condition     = length(var.crons) > 0 && alltrue([for c in var.crons : length(split(" ", trimspace(c))) == 5])
+    error_message = "crons must be a non-empty list of five-field cron expressions."
+  }
+}
+
+variable "anchor_cron" {
+  description = "ACTAS_ANCHOR_CRON: which of crons also verifies the audit chain and publishes its signed head."
+  type        = string
+  default     = "0 3 * * *"
+  nullable    = false
+}
+
+variable "audit" {
+  description = "What the audit trail keeps: retention (ACTAS_AUDIT_RETENTION, e.g. 400d, 720h, or off; enables archive and checkpoint) and caller (ACTAS_AUDIT_CALLER: full, network or none, how much of the caller's IP and user agent is stored). Nulls keep the Worker's defaults."
+  type = object({
+    retention = optional(string)
+    caller    = optional(string)
+  })
+  default  = {}
+  nullable = false
+  validation {
+    condition     = var.audit.caller == null || contains(["full", "network", "none"], coalesce(var.audit.caller, "-"))
+    error_message = "audit.caller must be full, network or none."
+  }
+  validation {
+    condition     = var.audit.retention == null || can(regex("^(off|[0-9]+d|([0-9]+(ms|s|m|h))+)$", coalesce(var.audit.retention, "-")))
+    error_message = "audit.retention must be a number of days such as 400d, a duration such as 720h, or off."
+  }
+}
+
+variable "log_format" {
+  description = "ACTAS_LOG_FORMAT: object (the default: Workers Logs indexes each field) or json (one line of text)."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.log_format == null || contains(["object", "json"], coalesce(var.log_format, "-"))
+    error_message = "log_format must be object or json."
   }
 }

@@ -27,6 +27,9 @@ const NOT_DEPLOYED = new Set(['ACTAS_DEV_LOOPBACK', 'ACTAS_TEST_HOOKS']);
 const SECRETS = ['BAREID_CLIENT_SECRET', 'ACTAS_API_KEYS'];
 const SECRET_VALUE = 'plan-test-secret-' + randomBytes(8).toString('hex');
 const API_KEY = `ci-bot:${'ab'.repeat(32)}`;
+// The optional secrets, bound only when set (the full plan below sets them).
+const NEXT_SECRET_VALUE = 'plan-test-next-secret-' + randomBytes(8).toString('hex');
+const WEBHOOK_SECRET_VALUE = 'whsec_' + randomBytes(32).toString('base64');
 
 /** Every BAREID_* / ACTAS_* name the Worker's Go code (not its tests) names as a string. */
 function namesTheWorkerReads() {
@@ -110,6 +113,8 @@ before(async () => {
     CLOUDFLARE_API_TOKEN: 'x'.repeat(40),
     TF_VAR_bareid_client_secret: SECRET_VALUE,
     TF_VAR_api_keys: JSON.stringify([API_KEY]),
+    TF_VAR_bareid_client_secret_next: NEXT_SECRET_VALUE,
+    TF_VAR_webhook_secret: WEBHOOK_SECRET_VALUE,
   };
 });
 
@@ -145,7 +150,7 @@ describe('examples/basic', () => {
     await tofu(dir, ['validate', '-no-color']);
   });
 
-  test('plans exactly the database, the Worker, its version, deployment and domain', () => {
+  test('plans exactly the database, the Worker, its version, deployment, Cron Triggers and domain', () => {
     const actions = Object.fromEntries(planJSON.resource_changes.map((r) => [r.address, r.change.actions.join(',')]));
     console.log('plan:', Object.keys(actions).sort().join(' '));
     assert.deepEqual(actions, {
@@ -153,6 +158,7 @@ describe('examples/basic', () => {
       'module.actas.cloudflare_worker.actas': 'create',
       'module.actas.cloudflare_worker_version.actas': 'create',
       'module.actas.cloudflare_workers_deployment.actas': 'create',
+      'module.actas.cloudflare_workers_cron_trigger.actas': 'create',
       'module.actas.cloudflare_workers_custom_domain.actas[0]': 'create',
     });
   });
@@ -294,6 +300,9 @@ describe('the module with every setting', () => {
       reason: { required: true, min_length: 8, pattern: '^[A-Z]+-[0-9]+' },
       rate_limit: '20/1h',
       allowed_origins: ['chrome-extension://maocjchajlalcogpajlkfocplghlfopb'],
+      webhook: { url: 'https://siem.example.com/actas', retry: '30s' },
+      audit: { retention: '400d', caller: 'network' },
+      log_format: 'object',
       custom_domain: { hostname: 'actas.example.com', zone_id: 'fedcba9876543210fedcba9876543210' },
     });
     const rc = p.resource_changes.find((r) => r.address === 'cloudflare_worker_version.actas');
@@ -306,6 +315,13 @@ describe('the module with every setting', () => {
     assert.ok(code.size >= 20, `found ${code.size} names in the Go code: the scan is broken`);
     assert.deepEqual([...names].sort(), [...code].sort(), 'bindings = the names worker/ and wasm/ read');
     assert.ok(!rc.change.after.bindings.some((b) => NOT_DEPLOYED.has(b.name)));
+    for (const name of ['BAREID_CLIENT_SECRET_NEXT', 'ACTAS_WEBHOOK_SECRET']) {
+      const i = rc.change.after.bindings.findIndex((b) => b.name === name);
+      assert.equal(rc.change.after.bindings[i].type, 'secret_text', `${name} is a secret_text binding`);
+      assert.equal(rc.change.after_sensitive.bindings?.[i]?.text, true, `${name}'s text is marked sensitive in the plan`);
+    }
+    const cron = p.resource_changes.find((r) => r.type === 'cloudflare_workers_cron_trigger');
+    assert.deepEqual(cron?.change.after.schedules.map((x) => x.cron), ['*/5 * * * *', '0 3 * * *'], 'the Cron Triggers of wrangler.toml');
     const access = p.resource_changes.filter((r) => r.type.startsWith('cloudflare_zero_trust_access'));
     assert.equal(access.length, 2, 'an Access application and policy');
   });
