@@ -19,17 +19,8 @@ const mintBody = () => ({ userUuid: alice.uuid, clientId: 'crm', reason: REASON 
 /** The Worker's JSON log lines with msg. */
 function logLines(stack, msg) {
   return stack
-    .workerLog()
-    .split('\n')
-    .flatMap((l) => {
-      const i = l.indexOf('{"time"');
-      if (i < 0) return [];
-      try {
-        return [JSON.parse(l.slice(i))];
-      } catch {
-        return [];
-      }
-    })
+    .workerLogLines()
+    .map((l) => l.entry)
     .filter((l) => l.msg === msg);
 }
 
@@ -81,7 +72,7 @@ describe('a fresh D1 database, no wrangler d1 migrations apply', () => {
     );
     assert.deepEqual(await recorded(stack), MIGRATIONS, 'd1_migrations names every file once, in order');
     const applied = await waitForLog(stack, 'migrations applied', () => true);
-    assert.equal(applied?.applied, MIGRATIONS.join(','));
+    assert.equal(applied?.detail, MIGRATIONS.join(','));
     assert.equal(logLines(stack, 'migrations applied').length, 1, 'one log line for the migration');
     const rows = await stack.auditRows("SELECT count(*) AS n FROM audit_events WHERE event = 'issued'");
     assert.equal(rows[0].n, 3);
