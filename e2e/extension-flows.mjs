@@ -10,6 +10,7 @@ import { test } from 'node:test';
 
 import { artifactsDir } from './browser.mjs';
 import { seedUser } from './harness.mjs';
+import { WAIT_MS } from './tab.mjs';
 
 export const alice = seedUser('alice');
 export const bob = seedUser('bob');
@@ -80,6 +81,21 @@ export async function reasonWindow(b, pendingId) {
   return win;
 }
 
+/**
+ * Clicks the reason window's Go and resolves once the window has closed (the request
+ * went through); fails at once with the window's error when it shows one instead.
+ */
+export async function go(win, timeout = WAIT_MS) {
+  await win.click('#go'); // the submit handler empties #error first
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await win.closed(200).then(() => true, () => false)) return;
+    const error = await win.text('#error').catch(() => '');
+    if (error) throw new Error(`the reason window stayed open: ${error}`);
+    if (Date.now() > deadline) throw new Error(`the reason window did not close within ${timeout} ms`);
+  }
+}
+
 /** The banner's text in a tab, once it shows (read from the extension's isolated world). */
 export async function bannerText(b, tabId) {
   let text = '';
@@ -118,8 +134,7 @@ export async function impersonateVia(b, fromTab, userUuid, mode) {
   const win = await reasonWindow(b, started.requestId);
   await win.fill('#reason', REASON);
   await win.select('#mode', mode);
-  await win.click('#go');
-  await win.closed();
+  await go(win);
 }
 
 /** The main flows, for a browser with extension/ loaded unpacked. t.b is the driver. */
@@ -490,8 +505,7 @@ export function privateWindowFlows(t) {
     const win = await reasonWindow(b, started.requestId);
     await win.fill('#reason', REASON);
     await win.select('#mode', 'tab');
-    await win.click('#go');
-    await win.closed();
+    await go(win);
     const imp = (await active(b)).find((a) => a.userUuid === alice.uuid);
     const tab = await b.bg((id) => chrome.tabs.get(id), imp.tabId);
     assert.equal(tab.incognito, true, 'the tab landed in the focused private window');

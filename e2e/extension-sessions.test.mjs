@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { EXTENSION_ORIGIN, launchExtension } from './browser.mjs';
-import { reasonWindow } from './extension-flows.mjs';
+import { go, reasonWindow } from './extension-flows.mjs';
 import { seedUser, startStack } from './harness.mjs';
 
 const alice = seedUser('alice');
@@ -302,8 +302,7 @@ describe('impersonations', () => {
 
     await win.click(`input[name=user][value="${bob.uuid}"]`);
     assert.equal(await win.value('input[name=user]:checked'), bob.uuid);
-    await win.click('#go');
-    await win.closed();
+    await go(win);
     const page = await newAppPage(pages);
     pages.push(page);
     await page.waitForText('Signed in as Bob Baker');
