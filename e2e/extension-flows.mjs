@@ -10,6 +10,7 @@ import { test } from 'node:test';
 
 import { artifactsDir } from './browser.mjs';
 import { seedUser } from './harness.mjs';
+import { WAIT_MS } from './tab.mjs';
 
 export const alice = seedUser('alice');
 export const bob = seedUser('bob');
@@ -42,7 +43,9 @@ export async function menuClick(b, adminTab, userUuid, menuItemId = 'actas:clien
     if (b.name === 'firefox') info.linkText = await adminTab.evaluate((href) => document.querySelector(`a[href="${new URL(href).pathname}"]`)?.textContent ?? '', info.linkUrl);
   }
   return b.bg(async (info) => {
-    const [tab] = await chrome.tabs.query({ url: info.pageUrl });
+    // The tab by its address (Firefox's url filter takes no port, so it is compared here).
+    const tab = (await chrome.tabs.query({})).find((t) => t.url === info.pageUrl);
+    if (!tab) throw new Error(`no tab shows ${info.pageUrl}`);
     return globalThis.actas.onMenuClick(info, tab);
   }, info);
 }
@@ -76,6 +79,21 @@ export async function reasonWindow(b, pendingId) {
   const win = await b.waitForPage((u) => u === `${b.origin}/pages/reason.html#${pendingId}`);
   await win.until(() => document.activeElement?.id === 'reason', undefined, 'the reason window to be ready');
   return win;
+}
+
+/**
+ * Clicks the reason window's Go and resolves once the window has closed (the request
+ * went through); fails at once with the window's error when it shows one instead.
+ */
+export async function go(win, timeout = WAIT_MS) {
+  await win.click('#go'); // the submit handler empties #error first
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await win.closed(200).then(() => true, () => false)) return;
+    const error = await win.text('#error').catch(() => '');
+    if (error) throw new Error(`the reason window stayed open: ${error}`);
+    if (Date.now() > deadline) throw new Error(`the reason window did not close within ${timeout} ms`);
+  }
 }
 
 /** The banner's text in a tab, once it shows (read from the extension's isolated world). */
@@ -116,8 +134,7 @@ export async function impersonateVia(b, fromTab, userUuid, mode) {
   const win = await reasonWindow(b, started.requestId);
   await win.fill('#reason', REASON);
   await win.select('#mode', mode);
-  await win.click('#go');
-  await win.closed();
+  await go(win);
 }
 
 /** The main flows, for a browser with extension/ loaded unpacked. t.b is the driver. */
@@ -288,7 +305,7 @@ export function mainFlows(t) {
     const b = t.b;
     await clearNotice(b);
     const res = await b.bg(async (pageUrl) => {
-      const [tab] = await chrome.tabs.query({ url: pageUrl });
+      const tab = (await chrome.tabs.query({})).find((t) => t.url === pageUrl);
       return globalThis.actas.onMenuClick({ menuItemId: 'actas:client:crm', linkUrl: 'https://admin.example/users/42', pageUrl }, tab);
     }, await adminPage.url());
     assert.equal(res.outcome, 'no-uuid');
@@ -468,6 +485,34 @@ export function privateWindowFlows(t) {
     assert.deepEqual(await b.bg((id) => globalThis.actas.end(id), imp.id), { ended: true, recorded: true });
     await app.waitForURL(/\/protocol\/openid-connect\/logout/);
     assert.equal(await b.bg(async (id) => (await chrome.windows.get(id)).incognito, adminWindow), true);
+    await b.bg((id) => chrome.windows.remove(id), adminWindow);
+  });
+
+  test('a click that comes without its tab: the new tab counts in the cookie jar it landed in', async (ctx) => {
+    const b = t.b;
+    // Firefox opens the extension's page in a focused private window; Chromium moves it
+    // out to a normal window, where it would rightly replace Bob's session.
+    if (b.name !== 'firefox') return ctx.skip('Firefox only');
+    const [bobImp] = await active(b);
+    const adminURL = `${t.stack.emulatorURL}/admin?in=private&no-tab`;
+    const adminWindow = await b.bg(async (url) => (await chrome.windows.create({ url, incognito: true, focused: true })).id, adminURL);
+    const privateAdmin = await b.waitForPage((u) => u === adminURL);
+    await privateAdmin.waitForText('Alice Archer');
+    await clearNotice(b);
+    const info = { menuItemId: 'actas:client:crm', pageUrl: adminURL, linkUrl: new URL(`/admin/users/${alice.uuid}`, adminURL).href, linkText: 'Alice Archer', editable: false };
+    const started = await b.bg((info) => globalThis.actas.onMenuClick(info, undefined), info);
+    assert.equal(started.outcome, 'reason');
+    const win = await reasonWindow(b, started.requestId);
+    await win.fill('#reason', REASON);
+    await win.select('#mode', 'tab');
+    await go(win);
+    const imp = (await active(b)).find((a) => a.userUuid === alice.uuid);
+    const tab = await b.bg((id) => chrome.tabs.get(id), imp.tabId);
+    assert.equal(tab.incognito, true, 'the tab landed in the focused private window');
+    assert.equal(imp.incognito, true, 'and is tracked as a private one');
+    assert.deepEqual((await active(b)).map((a) => a.id).sort(), [bobImp.id, imp.id].sort(), 'Bob\'s impersonation in this profile is still open');
+    assert.notEqual((await lastNotice(b))?.kind, 'replaced');
+    assert.deepEqual(await b.bg((id) => globalThis.actas.end(id), imp.id), { ended: true, recorded: true });
     await b.bg((id) => chrome.windows.remove(id), adminWindow);
   });
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { EXTENSION_ORIGIN, launchExtension } from './browser.mjs';
+import { go, reasonWindow } from './extension-flows.mjs';
 import { seedUser, startStack } from './harness.mjs';
 
 const alice = seedUser('alice');
@@ -29,7 +30,7 @@ after(async () => {
   await stack?.stop();
 });
 
-const sw = (fn, arg) => browser.sw.evaluate(fn, arg);
+const sw = (fn, arg) => browser.bg(fn, arg);
 const session = (key) => sw(async (k) => (await chrome.storage.session.get(k))[k] ?? null, key);
 const appURL = () => `${stack.emulatorURL}/apps/crm/`;
 
@@ -40,13 +41,13 @@ async function auditRecord(id) {
 }
 
 /** Right-clicks (as the listener does) linkUrl in the admin tool's tab. */
-function menuClick(adminPage, linkUrl, menuItemId = 'actas:client:crm') {
+async function menuClick(adminPage, linkUrl, menuItemId = 'actas:client:crm') {
   return sw(
     async ({ menuItemId, linkUrl, pageUrl }) => {
       const [tab] = await chrome.tabs.query({ url: pageUrl });
       return globalThis.actas.onMenuClick({ menuItemId, linkUrl, pageUrl, editable: false }, tab);
     },
-    { menuItemId, linkUrl, pageUrl: adminPage.url() },
+    { menuItemId, linkUrl, pageUrl: await adminPage.url() },
   );
 }
 
@@ -87,16 +88,16 @@ function newAppPage(known) {
 
 async function options() {
   const page = await browser.extensionPage('pages/options.html');
-  await page.locator('#fields:enabled').waitFor();
+  await page.waitFor('#fields:enabled');
   return page;
 }
 
 /** Fills the fields given, saves, and resolves with the error text ('' once saved). */
 async function save(page, fields) {
   for (const [k, v] of Object.entries(fields)) await page.fill(`#${k}`, v);
-  await page.click('button[type=submit]');
-  await page.locator('#error:not(:empty), #saved:text("Saved.")').first().waitFor();
-  return page.textContent('#error');
+  await page.click('button[type=submit]'); // the submit handler empties #error and #saved first
+  await page.until(() => document.getElementById('error').textContent !== '' || document.getElementById('saved').textContent === 'Saved.', undefined, 'an error or "Saved."');
+  return page.text('#error');
 }
 
 describe('the options page checks what it saves', () => {
@@ -133,7 +134,7 @@ describe('the options page checks what it saves', () => {
       }
       const error = await save(page, values);
       assert.ok(error.includes(message), `error: ${error}`);
-      assert.equal(await page.textContent('#saved'), '');
+      assert.equal(await page.text('#saved'), '');
       assert.deepEqual(await stored(), before, 'nothing was saved');
     });
   }
@@ -164,18 +165,18 @@ describe('the popup', () => {
     await stack.emulator('PUT', '/_control/login', { autoLogin: 'nora' }); // no actas role
     const popup = await browser.extensionPage('pages/popup.html');
     await popup.click('#sign-in');
-    await popup.locator('#error:not(:empty), #notice .card.error').first().waitFor();
+    await popup.waitFor('#error:not(:empty), #notice .card.error');
     // Whether tokens are there, never the tokens themselves (an assertion prints its values).
     assert.equal(await sw(async () => 'auth' in (await chrome.storage.session.get(null))), false, 'no tokens of the refused admin in storage.session');
     assert.equal(await session('me'), null);
-    await popup.locator('#sign-in').waitFor();
-    await popup.locator('#last-notice').waitFor(); // the refusal, as a notice
+    await popup.waitFor('#sign-in');
+    await popup.waitFor('#last-notice'); // the refusal, as a notice
 
     await stack.emulator('PUT', '/_control/login', { autoLogin: 'ada' });
     await popup.click('#sign-in');
-    await popup.locator('#actor').waitFor();
-    assert.equal(await popup.textContent('#actor'), 'ada@example.com');
-    assert.equal(await popup.locator('#last-notice').count(), 0, 'the earlier admin\'s refusal is gone');
+    await popup.waitFor('#actor');
+    assert.equal(await popup.text('#actor'), 'ada@example.com');
+    assert.equal(await popup.count('#last-notice'), 0, 'the earlier admin\'s refusal is gone');
     assert.equal(await session('lastNotice'), null);
     await popup.close();
   });
@@ -188,16 +189,16 @@ describe('the popup', () => {
       { title: 'Not allowed', message: 'an old refusal', kind: 'forbidden', at: new Date(old).toISOString(), expiresAt: old + 5 * 60_000 },
     );
     const popup = await browser.extensionPage('pages/popup.html');
-    await popup.locator('#actor').waitFor();
-    assert.doesNotMatch(await popup.textContent('#notice'), /an old refusal/, 'a stale notice is not shown');
+    await popup.waitFor('#actor');
+    assert.doesNotMatch(await popup.text('#notice'), /an old refusal/, 'a stale notice is not shown');
 
     const now = Date.now();
     await sw(
       (n) => chrome.storage.session.set({ lastNotice: n }),
       { title: 'Not allowed', message: 'a fresh refusal', kind: 'forbidden', at: new Date(now).toISOString(), expiresAt: now + 1500 },
     );
-    await popup.locator('#notice', { hasText: 'a fresh refusal' }).waitFor({ timeout: 5_000 }); // shown without reopening
-    await popup.locator('#notice', { hasText: 'a fresh refusal' }).waitFor({ state: 'detached', timeout: 5_000 });
+    await popup.waitForText('a fresh refusal', '#notice', 5_000); // shown without reopening
+    await popup.until(() => !document.getElementById('notice').textContent.includes('a fresh refusal'), undefined, 'the notice to expire', 5_000);
     await popup.close();
   });
 });
@@ -209,8 +210,7 @@ describe('impersonations', () => {
   before(async () => {
     await signedIn();
     await sw(() => chrome.storage.local.set({ tabModeWarned: true })); // straight to the tab
-    adminPage = await browser.ctx.newPage();
-    await adminPage.goto(`${stack.emulatorURL}/admin`);
+    adminPage = await browser.newTab(`${stack.emulatorURL}/admin`);
     pages.push(adminPage);
   });
 
@@ -220,7 +220,7 @@ describe('impersonations', () => {
     assert.equal(res.outcome, 'opened', JSON.stringify(res));
     const page = await newAppPage(pages);
     pages.push(page);
-    await page.getByText(`Signed in as ${user.name}`).waitFor();
+    await page.waitForText(`Signed in as ${user.name}`);
     return { ...res, page };
   }
 
@@ -244,29 +244,30 @@ describe('impersonations', () => {
 
     // Reloaded, the earlier tab shows Bob's session, and still no "Acting as Alice".
     await first.page.reload();
-    await first.page.getByText('Signed in as Bob Baker').waitFor();
+    await first.page.waitForText('Signed in as Bob Baker');
     const again = await waitForBanner(first.tabId, (t) => t.includes('Impersonation replaced'));
     assert.doesNotMatch(again, /Acting as/);
 
     const popup = await browser.extensionPage('pages/popup.html');
-    await popup.locator('#active .card').first().waitFor();
-    assert.equal(await popup.locator('#active .card').count(), 1, 'the popup lists only the open one');
-    assert.match(await popup.textContent('#active'), /Customer CRM as Bob Baker/);
+    await popup.waitFor('#active .card');
+    assert.equal(await popup.count('#active .card'), 1, 'the popup lists only the open one');
+    assert.match(await popup.text('#active'), /Customer CRM as Bob Baker/);
     await popup.close();
   });
 
   test('End in the popup removes the impersonation from it, and so does an End elsewhere', async () => {
     const popup = await browser.extensionPage('pages/popup.html');
-    await popup.locator('#active .card').first().waitFor();
+    await popup.waitFor('#active .card');
     await popup.click('#active button.danger');
-    await popup.locator('#active', { hasText: 'No impersonation open.' }).waitFor({ timeout: 5_000 });
-    assert.equal(await popup.locator('#active .card').count(), 0);
+    await popup.waitForText('No impersonation open.', '#active', 5_000);
+    assert.equal(await popup.count('#active .card'), 0);
 
     const third = await open(alice);
-    await popup.locator('#active .card', { hasText: 'Alice Archer' }).waitFor({ timeout: 5_000 }); // shown without reopening
+    const cardFor = (name) => [...document.querySelectorAll('#active .card')].some((c) => c.textContent.includes(name));
+    await popup.until(cardFor, 'Alice Archer', 'Alice\'s card', 5_000); // shown without reopening
     assert.deepEqual(await sw((id) => globalThis.actas.end(id), third.id), { ended: true, recorded: true });
-    await popup.locator('#active', { hasText: 'No impersonation open.' }).waitFor({ timeout: 5_000 });
-    assert.equal(await popup.locator('#active .card').count(), 0);
+    await popup.waitForText('No impersonation open.', '#active', 5_000);
+    assert.equal(await popup.count('#active .card'), 0);
     await popup.close();
   });
 
@@ -287,26 +288,24 @@ describe('impersonations', () => {
     const before = await stack.emulatorStats();
     const res = await menuClick(adminPage, twoIds);
     assert.equal(res.outcome, 'reason', 'several UUIDs always go through the reason window');
-    const win = await browser.waitForPage((u) => u === `${EXTENSION_ORIGIN}/pages/reason.html#${res.requestId}`);
-    const choices = win.locator('#candidates label.choice');
-    await choices.nth(1).waitFor();
-    assert.equal(await choices.count(), 2);
-    assert.match(await choices.nth(0).textContent(), new RegExp(`Acme Org.*${ORG}`));
-    assert.match(await choices.nth(1).textContent(), new RegExp(`Bob Baker.*${bob.uuid}`));
-    assert.doesNotMatch(await win.textContent('form'), /Alice/, 'the link\'s text is beside no UUID');
-    assert.equal(await win.locator('input[name=user]:checked').count(), 0, 'nothing chosen for the admin');
+    const win = await reasonWindow(browser, res.requestId);
+    const choices = await win.evaluate(() => [...document.querySelectorAll('#candidates label.choice')].map((c) => c.textContent));
+    assert.equal(choices.length, 2);
+    assert.match(choices[0], new RegExp(`Acme Org.*${ORG}`));
+    assert.match(choices[1], new RegExp(`Bob Baker.*${bob.uuid}`));
+    assert.doesNotMatch(await win.text('form'), /Alice/, 'the link\'s text is beside no UUID');
+    assert.equal(await win.count('input[name=user]:checked'), 0, 'nothing chosen for the admin');
 
     await win.click('#go');
-    await win.locator('#error', { hasText: 'Choose which user' }).waitFor();
+    await win.waitForText('Choose which user', '#error');
     assert.equal((await stack.emulatorStats()).mintRequests, before.mintRequests, 'nothing minted without a choice');
 
-    await win.check(`input[name=user][value="${bob.uuid}"]`);
-    const closed = win.waitForEvent('close');
-    await win.click('#go');
-    await closed;
+    await win.click(`input[name=user][value="${bob.uuid}"]`);
+    assert.equal(await win.value('input[name=user]:checked'), bob.uuid);
+    await go(win);
     const page = await newAppPage(pages);
     pages.push(page);
-    await page.getByText('Signed in as Bob Baker').waitFor();
+    await page.waitForText('Signed in as Bob Baker');
     const [imp] = Object.values(await session('active'));
     assert.equal(imp.userUuid, bob.uuid);
     assert.equal(imp.userLabel, 'Bob Baker');
@@ -324,7 +323,7 @@ describe('impersonations', () => {
       assert.equal(res.outcome, 'opened');
       const page = await newAppPage(pages);
       pages.push(page);
-      await page.getByText('Signed in as Alice Archer').waitFor();
+      await page.waitForText('Signed in as Alice Archer');
       const imp = (await session('active'))[res.id];
       assert.equal(imp.userUuid, alice.uuid);
       assert.equal(imp.userLabel, 'Alice Archer', 'named by the page\'s link that holds her UUID alone');
@@ -337,14 +336,14 @@ describe('impersonations', () => {
   test('signing out clears the popup: no impersonations, no recent list, no notice', async () => {
     await open(alice);
     const popup = await browser.extensionPage('pages/popup.html');
-    await popup.locator('#active .card').first().waitFor();
-    await popup.locator('#recent table').waitFor();
+    await popup.waitFor('#active .card');
+    await popup.waitFor('#recent table');
     await popup.click('#sign-out');
-    await popup.locator('#sign-in').waitFor();
-    assert.equal(await popup.locator('#active .card').count(), 0);
-    assert.match(await popup.textContent('#active'), /No impersonation open\./);
-    assert.equal(await popup.locator('#recent table').count(), 0);
-    assert.equal(await popup.locator('#last-notice').count(), 0);
+    await popup.waitFor('#sign-in');
+    assert.equal(await popup.count('#active .card'), 0);
+    assert.match(await popup.text('#active'), /No impersonation open\./);
+    assert.equal(await popup.count('#recent table'), 0);
+    assert.equal(await popup.count('#last-notice'), 0);
     await popup.close();
   });
 });

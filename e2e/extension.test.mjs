@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 
 import { EXTENSION_ORIGIN, artifactsDir, launchExtension } from './browser.mjs';
 import { ADDON_ID, FIREFOX_ORIGIN, launchFirefox } from './firefox.mjs';
-import { REASON, active, alice, auditRecord, bannerText, bob, configure, impersonateVia, mainFlows, privateWindowFlows, reasonWindow, menuClick, signIn } from './extension-flows.mjs';
+import { REASON, active, alice, auditRecord, bannerText, bob, configure, go, impersonateVia, mainFlows, privateWindowFlows, reasonWindow, menuClick, signIn } from './extension-flows.mjs';
 import { root, startStack } from './harness.mjs';
 
 const t = {}; // {stack, auditorToken, b}: what the shared flows use
@@ -136,8 +136,7 @@ withBrowser('Firefox: the release package, with enterprise policy', firefoxRelea
     const win = await reasonWindow(b, started.requestId);
     assert.equal(await win.value('#mode'), 'container', 'the managed open mode');
     await win.fill('#reason', REASON);
-    await win.click('#go');
-    await win.closed();
+    await go(win);
     const imp = (await active(b)).find((a) => a.mode === 'container');
     assert.match(imp.cookieStoreId, /^firefox-container-\d+$/);
     const tab = await b.bg((id) => chrome.tabs.get(id), imp.tabId);

@@ -17,11 +17,11 @@ before(async () => {
   stack = await startStack({ vars: { ACTAS_ALLOWED_ORIGINS: EXTENSION_ORIGIN } });
   browser = await launchExtension();
   const page = await browser.extensionPage('pages/options.html');
-  await page.locator('#fields:enabled').waitFor();
+  await page.waitFor('#fields:enabled');
   await page.fill('#workerUrl', stack.workerURL);
   await page.fill('#issuer', `${stack.emulatorURL}/realms/demo`);
   await page.click('button[type=submit]');
-  await page.getByText('Saved.').waitFor();
+  await page.waitForText('Saved.', '#saved');
   await page.close();
 });
 after(async () => {
@@ -33,7 +33,7 @@ after(async () => {
 async function loginPage() {
   const auth = `${stack.emulatorURL}/realms/demo/protocol/openid-connect/auth`;
   const page = await browser.waitForPage((u) => u.startsWith(auth), CLICK_TIMEOUT_MS);
-  await page.getByRole('heading', { name: /Sign in to/ }).waitFor({ timeout: CLICK_TIMEOUT_MS });
+  await page.waitForText('Sign in to', 'h1', CLICK_TIMEOUT_MS);
   return page;
 }
 
@@ -58,20 +58,23 @@ describe('manual sign-in through the login page', () => {
   test('Cancel returns to the extension, which says the sign-in was refused', async () => {
     await popup.click('#sign-in');
     const login = await loginPage();
-    await login.getByRole('button', { name: 'Cancel' }).click();
-    await popup.locator('#notice .error').getByText('access_denied').waitFor({ timeout: CLICK_TIMEOUT_MS });
+    assert.equal(await login.text('button[name=cancel]'), 'Cancel');
+    await login.click('button[name=cancel]');
+    await popup.waitForText('access_denied', '#error', CLICK_TIMEOUT_MS); // the popup's error line (role=alert)
     assert.deepEqual(actions, [302], 'the login action redirected back (no 403)');
-    await popup.locator('#sign-in').waitFor();
+    await popup.waitFor('#sign-in');
   });
 
   test('choosing Ada signs the extension in as her', async () => {
     await popup.click('#sign-in');
     const login = await loginPage();
-    await login.getByRole('button', { name: 'Sign in as Ada Support' }).click();
-    await popup.locator('#actor').waitFor({ timeout: CLICK_TIMEOUT_MS });
-    assert.equal(await popup.textContent('#actor'), 'ada@example.com');
+    const ada = 'button[name=username][value=ada]';
+    assert.equal(await login.text(ada), 'Sign in as Ada Support');
+    await login.click(ada);
+    await popup.waitFor('#actor', CLICK_TIMEOUT_MS);
+    assert.equal(await popup.text('#actor'), 'ada@example.com');
     assert.deepEqual(actions, [302, 302]);
-    const me = await browser.sw.evaluate(async () => (await chrome.storage.session.get('me')).me);
+    const me = await browser.bg(async () => (await chrome.storage.session.get('me')).me);
     assert.deepEqual(me.clients.map((c) => c.clientId), ['crm', 'wiki']);
   });
 });

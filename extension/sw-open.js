@@ -46,10 +46,15 @@ export async function openImpersonation(minted, mode, tab) {
   if (mode === 'incognito') return { ...(await openInPrivate(handoff, null)), realm, incognito: true };
   // Right-clicked in a private window: the new tab must stay there, with its cookies.
   if (mode === 'tab' && tab?.incognito) return { ...(await openInPrivate(handoff, tab)), realm, incognito: true };
-  return { ...(await openInProfile(handoff, mode, tab, minted)), realm, incognito: false };
+  return { ...(await openInProfile(handoff, mode, tab, minted)), realm };
 }
 
-/** A tab (or Firefox container tab) in the admin's profile, through pages/open.html. */
+/**
+ * A tab (or Firefox container tab) in the admin's profile, through pages/open.html.
+ * Without the admin tool's tab, the browser puts it in the window last focused, which
+ * in Firefox may be a private one: `incognito` says where it really landed, since that
+ * decides which cookie jar (and so which open impersonation's session) it shares.
+ */
 async function openInProfile(handoff, mode, tab, minted) {
   const id = randomString(16);
   handoffs.set(id, handoff);
@@ -62,14 +67,14 @@ async function openInProfile(handoff, mode, tab, minted) {
     const cookieStoreId = await dedicatedContainer(minted);
     try {
       const created = await chrome.tabs.create({ url: page, cookieStoreId, active: true, ...place });
-      return { tabId: created.id, windowId: created.windowId, mode, cookieStoreId };
+      return { tabId: created.id, windowId: created.windowId, mode, cookieStoreId, incognito: created.incognito === true };
     } catch (err) {
       await containers().remove(cookieStoreId).catch(() => {});
       throw err;
     }
   }
   const created = await chrome.tabs.create({ url: page, active: true, ...place });
-  return { tabId: created.id, windowId: created.windowId, mode: 'tab' };
+  return { tabId: created.id, windowId: created.windowId, mode: 'tab', incognito: created.incognito === true };
 }
 
 /**
