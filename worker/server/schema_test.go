@@ -2,9 +2,7 @@ package server_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -24,18 +22,7 @@ import (
 func newSchemaFixture(t *testing.T, files fs.FS) *fixture {
 	t.Helper()
 	up := newUpstream(t)
-	sum := sha256.Sum256([]byte(apiKey))
-	env := map[string]string{
-		"BAREID_API_URL":             up.srv.URL,
-		"BAREID_TOKEN_URL":           up.srv.URL + "/token",
-		"BAREID_INSTANCE":            instance,
-		"BAREID_CLIENT_ID":           "actas-impersonator",
-		"BAREID_CLIENT_SECRET":       saSecret,
-		"BAREID_IMPERSONATION_HOSTS": "auth.example.com",
-		"ACTAS_DEV_LOOPBACK":         "true",
-		"ACTAS_API_KEYS":             "ci-bot:" + hex.EncodeToString(sum[:]),
-		"ACTAS_CLIENTS":              "crm=Customer CRM",
-	}
+	env := fixtureEnv(up, nil)
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "audit.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -81,9 +81,8 @@ type fixture struct {
 	log *bytes.Buffer
 }
 
-func newFixture(t *testing.T, override map[string]string) *fixture {
-	t.Helper()
-	up := newUpstream(t)
+// fixtureEnv is the Worker's settings for a fixture against up, with override applied.
+func fixtureEnv(up *upstream, override map[string]string) map[string]string {
 	sum := sha256.Sum256([]byte(apiKey))
 	env := map[string]string{
 		"BAREID_API_URL":             up.srv.URL,
@@ -101,6 +100,13 @@ func newFixture(t *testing.T, override map[string]string) *fixture {
 	for k, v := range override {
 		env[k] = v
 	}
+	return env
+}
+
+func newFixture(t *testing.T, override map[string]string) *fixture {
+	t.Helper()
+	up := newUpstream(t)
+	env := fixtureEnv(up, override)
 	f := &fixture{db: sqlitetest.Open(t), up: up, log: &bytes.Buffer{}}
 	f.h = server.New(server.Deps{
 		Getenv: func(k string) string { return env[k] },
