@@ -13,7 +13,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -76,13 +78,20 @@ var ErrUnavailable = errors.New("audit: store unavailable")
 // isolates: the chain's next sequence number is claimed by the insert itself.
 type Store struct {
 	db *sql.DB
-	// appendSlot serialises appends within this isolate, so its own concurrent
-	// requests do not race for the next seq; the retries cover writers in other
-	// isolates. A channel rather than a mutex, so a waiter gives up with its request.
-	appendSlot chan struct{}
-	// head is the newest event this isolate knows of (guarded by appendSlot): the next
-	// append links to it without reading it first. It is only a guess: an insert on a
-	// seq another writer took fails on the primary key, and the head is read again.
+
+	// Appends within this isolate are written in groups (group commit): while one
+	// request writes, the appends that arrive queue up, and the next writer takes all
+	// of them (up to maxGroup) into one batch, chained in arrival order. So concurrent
+	// requests share database round trips instead of waiting for one each, and they
+	// never race each other for the next seq; the retries cover writers in other
+	// isolates.
+	mu      sync.Mutex
+	queue   []*appendReq // appends not yet taken into a group, oldest first
+	writing bool         // some request is writing a group; false only when queue is empty
+
+	// head is the newest event this isolate knows of (touched only by the writer): the
+	// next append links to it without reading it first. It is only a guess: an insert
+	// on a seq another writer took fails on the primary key, and the head is read again.
 	head chainHead
 }
 
@@ -92,8 +101,26 @@ type chainHead struct {
 	hash  string
 }
 
+// maxGroup bounds how many appends one batch writes.
+const maxGroup = 32
+
+// appendReq is one waiting append. done receives, exactly once, its result; before
+// that it may receive one lead signal, which makes its request the next writer.
+type appendReq struct {
+	ctx   context.Context
+	ev    row
+	extra []Statement
+	done  chan appendResult
+}
+
+type appendResult struct {
+	rows [][][]driver.Value // extra's rows
+	err  error
+	lead bool // not a result: write the next group
+}
+
 // NewStore returns a Store over db, whose schema migrations/ created.
-func NewStore(db *sql.DB) *Store { return &Store{db: db, appendSlot: make(chan struct{}, 1)} }
+func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
@@ -175,39 +202,160 @@ func (ev row) stored() storedEvent {
 }
 
 // append chains ev onto the newest event and inserts it, in one batch with extra
-// (whose rows it returns): one database round trip when this isolate knows the head.
-// Two writers that link to the same head both try the same seq; the primary key lets
-// one win, and the other reads the head and retries, so the chain never forks. (D1 has
-// no interactive transactions; its batch is atomic, which is all this needs.)
+// (whose rows it returns): one database round trip when this isolate knows the head,
+// shared with the appends of other requests that overlap it. Two writers that link to
+// the same head both try the same seq; the primary key lets one win, and the other
+// reads the head and retries, so the chain never forks. (D1 has no interactive
+// transactions; its batch is atomic, which is all this needs.)
+//
+// A group is written with the I/O of a request whose own append is in it, so every
+// database call runs on behalf of a request that is still waiting for it.
 func (s *Store) append(ctx context.Context, ev row, extra ...Statement) ([][][]driver.Value, error) {
 	if s == nil || s.db == nil {
 		return nil, fmt.Errorf("%w: no database", ErrUnavailable)
 	}
 	ctx, cancel := context.WithTimeout(ctx, appendTimeout)
 	defer cancel()
-	select {
-	case s.appendSlot <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: append %s: %v", ErrUnavailable, ev.event, ctx.Err())
-	}
-	defer func() { <-s.appendSlot }()
 	ev.rec.ClientIP = truncate(ev.rec.ClientIP, 64)
 	ev.rec.UserAgent = truncate(ev.rec.UserAgent, maxTextLen)
+	req := &appendReq{ctx: ctx, ev: ev, extra: extra, done: make(chan appendResult, 1)}
+
+	s.mu.Lock()
+	s.queue = append(s.queue, req)
+	lead := !s.writing
+	s.writing = true
+	s.mu.Unlock()
+	if lead {
+		s.writeGroup(req)
+	}
+	for {
+		select {
+		case res := <-req.done:
+			if res.lead {
+				s.writeGroup(req)
+				continue
+			}
+			return res.rows, res.err
+		case <-ctx.Done():
+			if s.withdraw(req) {
+				return nil, giveUp(req)
+			}
+			// Already in a group, whose writer answers within its own timeout.
+			res := <-req.done
+			return res.rows, res.err
+		}
+	}
+}
+
+// withdraw takes req out of the queue if no group took it yet, passing on the lead if
+// it was just made the writer. It reports whether req was withdrawn.
+func (s *Store) withdraw(req *appendReq) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(s.queue, req)
+	if i < 0 {
+		return false
+	}
+	s.queue = slices.Delete(s.queue, i, i+1)
+	select {
+	case res := <-req.done:
+		if res.lead {
+			s.handOffLocked()
+		}
+	default:
+	}
+	return true
+}
+
+// handOffLocked makes the oldest queued append's request the next writer, or ends the
+// writing when none waits (the caller holds s.mu and was the writer).
+func (s *Store) handOffLocked() {
+	if len(s.queue) == 0 {
+		s.writing = false
+		return
+	}
+	s.queue[0].done <- appendResult{lead: true}
+}
+
+func giveUp(req *appendReq) error {
+	return fmt.Errorf("%w: append %s: %v", ErrUnavailable, req.ev.event, req.ctx.Err())
+}
+
+// writeGroup is run by the writer, whose own append leader is the oldest queued: it
+// answers the queued appends whose requests gave up, writes the oldest maxGroup of
+// the rest (leader's among them) in one batch, answers them and hands the writing on.
+func (s *Store) writeGroup(leader *appendReq) {
+	s.mu.Lock()
+	live := s.queue[:0]
+	for _, r := range s.queue {
+		if r.ctx.Err() != nil {
+			r.done <- appendResult{err: giveUp(r)}
+			continue
+		}
+		live = append(live, r)
+	}
+	clear(s.queue[len(live):])
+	s.queue = live
+	if len(live) == 0 || live[0] != leader {
+		// The leader's own request gave up: it must not write for the others, whose
+		// I/O it would carry after it has gone.
+		s.handOffLocked()
+		s.mu.Unlock()
+		return
+	}
+	group := slices.Clone(live[:min(len(live), maxGroup)])
+	s.queue = slices.Delete(s.queue, 0, len(group))
+	s.mu.Unlock()
+
+	results := s.write(leader.ctx, group)
+	for i, r := range group {
+		r.done <- results[i]
+	}
+
+	s.mu.Lock()
+	s.handOffLocked()
+	s.mu.Unlock()
+}
+
+// write appends group's events in order, each with its extra statements, in one batch
+// and returns each one's result. If a statement fails for any reason but a lost race
+// for the seq (a trigger refusing one event), each event is written alone, so only the
+// one at fault fails.
+func (s *Store) write(ctx context.Context, group []*appendReq) []appendResult {
+	results := make([]appendResult, len(group))
+	fail := func(err error) []appendResult {
+		for i, r := range group {
+			results[i] = appendResult{err: fmt.Errorf("%w: append %s: %v", ErrUnavailable, r.ev.event, err)}
+		}
+		return results
+	}
 	var lastErr error
 	for attempt := 0; attempt < maxAppendAttempts; attempt++ {
 		if !s.head.known {
 			if err := s.readHead(ctx); err != nil {
-				return nil, fmt.Errorf("%w: read head: %v", ErrUnavailable, err)
+				return fail(fmt.Errorf("read head: %v", err))
 			}
 		}
-		ev.seq, ev.prevHash = s.head.seq+1, s.head.hash
-		st := ev.stored()
-		hash := st.hash()
-		stmts := append([]Statement{{Query: insertEvent, Args: append(st.values(), hash)}}, extra...)
+		var stmts []Statement
+		starts := make([]int, len(group))
+		seq, prev := s.head.seq, s.head.hash
+		for i, r := range group {
+			ev := r.ev
+			seq++
+			ev.seq, ev.prevHash = seq, prev
+			st := ev.stored()
+			prev = st.hash()
+			starts[i] = len(stmts)
+			stmts = append(stmts, Statement{Query: insertEvent, Args: append(st.values(), prev)})
+			stmts = append(stmts, r.extra...)
+		}
 		res, err := s.batch(ctx, stmts)
 		if err == nil && len(res) == len(stmts) {
-			s.head = chainHead{known: true, seq: ev.seq, hash: hash}
-			return res[1:], nil
+			s.head = chainHead{known: true, seq: seq, hash: prev}
+			for i, r := range group {
+				results[i] = appendResult{rows: res[starts[i]+1 : starts[i]+1+len(r.extra)]}
+			}
+			return results
 		}
 		// Whatever happened, the head is no longer known: another writer took the seq,
 		// or the batch's fate is unknown.
@@ -220,10 +368,16 @@ func (s *Store) append(ctx context.Context, ev row, extra ...Statement) ([][][]d
 			break
 		}
 	}
-	return nil, fmt.Errorf("%w: append %s: %v", ErrUnavailable, ev.event, lastErr)
+	if len(group) > 1 && !isSeqConflict(lastErr) && ctx.Err() == nil {
+		for i := range group {
+			results[i] = s.write(ctx, group[i:i+1])[0]
+		}
+		return results
+	}
+	return fail(lastErr)
 }
 
-// readHead reads the newest event into s.head (the caller holds appendSlot).
+// readHead reads the newest event into s.head (the caller is the writer).
 func (s *Store) readHead(ctx context.Context) error {
 	h := chainHead{known: true, hash: genesisHash}
 	err := s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&h.seq, &h.hash)
