@@ -6,9 +6,23 @@
 //
 // They use the test hooks of wasm/hooks.go, which answer only with ACTAS_TEST_HOOKS=true.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { newKey, seedUser, sqlString, startStack } from './harness.mjs';
+
+// Reuse relies on workerd's handle_cross_request_promise_resolution (default from
+// 2024-10-14): Go resolves each request's I/O promise from whichever request's stack it
+// runs on. Without it, overlapping requests fail with "Cannot perform I/O on behalf of
+// a different request" (e2e/concurrency.test.mjs fails then), so no stage of
+// wrangler.toml may date before it or opt out.
+test('wrangler.toml keeps handle_cross_request_promise_resolution in every stage', () => {
+  const toml = readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8');
+  const dates = [...toml.matchAll(/^\s*compatibility_date\s*=\s*"([0-9-]+)"/gm)].map((m) => m[1]);
+  assert.ok(dates.length >= 1, 'wrangler.toml names no compatibility_date');
+  for (const d of dates) assert.ok(d >= '2024-10-14', `compatibility_date ${d} is before 2024-10-14`);
+  assert.doesNotMatch(toml, /^[^#\n]*no_handle_cross_request_promise_resolution/m);
+});
 
 const alice = seedUser('alice');
 const REASON = 'e2e: reuse of one Go instance';

@@ -141,6 +141,11 @@ resource "cloudflare_worker_version" "actas" {
       condition     = local.has_api_keys || var.oidc != null || var.access != null
       error_message = "No way to identify callers: set api_keys, oidc or access (the Worker would refuse every request)."
     }
+    # The variable's validation covers a date given there; this covers wrangler.toml's.
+    precondition {
+      condition     = timecmp("${local.compatibility_date}T00:00:00Z", "2024-10-14T00:00:00Z") >= 0
+      error_message = "The compatibility date ${local.compatibility_date} is before 2024-10-14: the Worker needs handle_cross_request_promise_resolution, its default since then."
+    }
   }
 }
 

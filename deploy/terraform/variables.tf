@@ -55,12 +55,16 @@ variable "bundle_dir" {
 }
 
 variable "compatibility_date" {
-  description = "The Workers runtime's compatibility date; null reads it from the repository's wrangler.toml, so both deploy paths agree."
+  description = "The Workers runtime's compatibility date; null reads it from the repository's wrangler.toml, so both deploy paths agree. It must be 2024-10-14 or later: the Worker's one Go instance per isolate relies on handle_cross_request_promise_resolution, the default since then."
   type        = string
   default     = null
   validation {
     condition     = var.compatibility_date == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", coalesce(var.compatibility_date, "-")))
     error_message = "compatibility_date must be a date, YYYY-MM-DD."
+  }
+  validation {
+    condition     = var.compatibility_date == null || try(timecmp("${var.compatibility_date}T00:00:00Z", "2024-10-14T00:00:00Z") >= 0, true)
+    error_message = "compatibility_date must be 2024-10-14 or later: the Worker needs handle_cross_request_promise_resolution (its default since that date), or overlapping requests fail with \"Cannot perform I/O on behalf of a different request\"."
   }
 }
 

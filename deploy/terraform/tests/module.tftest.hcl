@@ -195,3 +195,22 @@ run "no_way_to_identify_callers" {
   }
   expect_failures = [cloudflare_worker_version.actas]
 }
+
+run "compatibility_date_before_cross_request_promise_resolution" {
+  command = plan
+  variables {
+    compatibility_date = "2024-10-13"
+  }
+  expect_failures = [var.compatibility_date]
+}
+
+run "compatibility_date_overridden" {
+  command = plan
+  variables {
+    compatibility_date = "2024-10-14"
+  }
+  assert {
+    condition     = cloudflare_worker_version.actas.compatibility_date == "2024-10-14"
+    error_message = "compatibility_date override not applied"
+  }
+}
