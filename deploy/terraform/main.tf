@@ -62,7 +62,9 @@ locals {
     [for k in sort(keys(local.plain)) : { type = "plain_text", name = k, id = null, text = local.plain[k] } if local.plain[k] != null],
     var.access == null ? [] : [{ type = "plain_text", name = "ACTAS_ACCESS_AUD", id = null, text = cloudflare_zero_trust_access_application.audit[0].aud }],
     [{ type = "secret_text", name = "BAREID_CLIENT_SECRET", id = null, text = var.bareid_client_secret }],
-    var.bareid_client_secret_next == null ? [] : [{ type = "secret_text", name = "BAREID_CLIENT_SECRET_NEXT", id = null, text = var.bareid_client_secret_next }],
+    # Whether a next secret is set is not secret; comparing the sensitive value would
+    # make the condition, and so every binding, sensitive in the plan.
+    nonsensitive(var.bareid_client_secret_next == null) ? [] : [{ type = "secret_text", name = "BAREID_CLIENT_SECRET_NEXT", id = null, text = var.bareid_client_secret_next }],
     var.webhook == null ? [] : [{ type = "secret_text", name = "ACTAS_WEBHOOK_SECRET", id = null, text = var.webhook_secret }],
     local.has_api_keys ? [{ type = "secret_text", name = "ACTAS_API_KEYS", id = null, text = join("\n", var.api_keys) }] : [],
   )
