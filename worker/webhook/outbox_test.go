@@ -53,9 +53,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// appendEvents appends n requested events a second old, so that their messages are due
+// by a test clock read just before (the outbox stores times to the millisecond).
 func appendEvents(t *testing.T, st *audit.Store, n int) {
 	for i := 0; i < n; i++ {
-		rec := audit.Record{ID: "00000000-0000-4000-8000-00000000000" + strconv.Itoa(i), RequestedAt: time.Now(), Actor: "bot",
+		rec := audit.Record{ID: "00000000-0000-4000-8000-00000000000" + strconv.Itoa(i), RequestedAt: time.Now().Add(-time.Second), Actor: "bot",
 			ActorKind: "api-key", TargetUser: "u", ClientID: "crm", Reason: "r", RequestID: "q"}
 		if err := st.Begin(context.Background(), rec); err != nil {
 			t.Fatal(err)
