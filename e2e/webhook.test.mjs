@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import { newKey, seedUser, startStack } from './harness.mjs';
 
 const alice = seedUser('alice');
-const REASON = 'e2e: push every audit event';
+// <, > and & are where the hash's canonical encoding (Go's) differs from JSON.stringify.
+const REASON = 'e2e: push every audit event <a&b> — naïve';
 const SECRET = randomBytes(32);
 const FAIL_FIRST = 3;
 const auditor = newKey('trail-keeper', 'actas-auditor');
@@ -160,14 +161,17 @@ test('old events are archived and removed only as a prefix through a checkpoint'
   const trailer = lines.pop();
   assert.deepEqual(trailer.archive.head, { seq: 4, hash: res.headers.get('x-archive-head-hash') });
   assert.equal(lines.length, 4);
-  // Each archived event's hash can be recomputed from its columns (worker/audit/columns.go).
+  // Each archived event's hash can be recomputed from its columns as the README says
+  // ("The hash's canonical encoding").
+  const canonical = (columns) =>
+    JSON.stringify(columns).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   let prev = '0'.repeat(64);
   for (const ev of lines) {
     const cols = [ev.seq, ev.impersonation_id, ev.event, ev.at, ev.actor, ev.actor_kind, ev.target_user,
       ev.client_id, ev.reason, ev.request_id, ev.client_ip, ev.user_agent, ev.detail, ev.upstream_status,
       ev.expires_at, ev.prev_hash];
     assert.equal(ev.prev_hash, prev);
-    assert.equal(createHash('sha256').update(JSON.stringify(cols)).digest('hex'), ev.hash, `hash of archived event ${ev.seq}`);
+    assert.equal(createHash('sha256').update(canonical(cols)).digest('hex'), ev.hash, `hash of archived event ${ev.seq}`);
     prev = ev.hash;
   }
 
