@@ -3,10 +3,19 @@
 // every request the pages make (URL, Referer, form body), so tests can prove where the
 // impersonation token went and where it did not. e2e/firefox.mjs gives Firefox the same
 // driver shape; pages come wrapped in e2e/tab.mjs's Tab, so test bodies serve both.
+//
+// Enterprise policy: Debian's Chromium reads it only from /etc/chromium/policies
+// (compiled in, no switch). With `policy`, Chromium runs through a wrapper that gives it,
+// in a mount namespace of its own, a private copy of /etc/chromium holding that policy
+// as policies/managed/actas.json; the machine's /etc/chromium is neither written nor
+// seen changed by anything else. This needs unshare and mount, i.e. root.
 
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 import { root } from './harness.mjs';
@@ -19,16 +28,72 @@ export const EXTENSION_ORIGIN = `chrome-extension://${EXTENSION_ID}`;
 export const artifactsDir = path.join(root, 'e2e', 'artifacts');
 
 const CHROMIUM = process.env.ACTAS_CHROMIUM ?? '/usr/bin/chromium';
+const ETC_CHROMIUM = '/etc/chromium';
+
+/**
+ * The id Chromium gives an extension with this manifest `key` (base64 DER public key):
+ * the first 32 hex digits of its SHA-256, each digit 0-f written as a letter a-p.
+ */
+export function extensionIdFromKey(key) {
+  const hex = createHash('sha256').update(Buffer.from(key, 'base64')).digest('hex').slice(0, 32);
+  return [...hex].map((d) => String.fromCharCode(97 + parseInt(d, 16))).join('');
+}
+
+/**
+ * Why Chromium cannot be given a policy here (unshare or mount refused), or null when it
+ * can. Only for skipping when not root: as root the policy tests must run.
+ */
+export async function policyUnsupported() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'actas-ns-probe-'));
+  try {
+    await promisify(execFile)('unshare', ['--mount', '--propagation', 'private', 'mount', '--bind', dir, dir]);
+    return null;
+  } catch (err) {
+    return `unshare --mount and mount --bind are not permitted here (${String(err.stderr || err.message).trim()})`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const shellQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Writes, under dir, a copy of /etc/chromium with `policy` as
+ * policies/managed/actas.json (an empty managed/ folder when policy is {}), and a
+ * wrapper that starts Chromium with that copy bound over /etc/chromium in a private
+ * mount namespace. The wrapper execs all the way down, so Chromium keeps the process id
+ * playwright started, its signals and its debugging pipe. Returns the wrapper's path.
+ */
+async function chromiumWithPolicy(dir, policy) {
+  const etc = path.join(dir, 'etc-chromium');
+  await cp(ETC_CHROMIUM, etc, { recursive: true, filter: (src) => src !== path.join(ETC_CHROMIUM, 'policies') });
+  await mkdir(path.join(etc, 'policies', 'managed'), { recursive: true });
+  if (Object.keys(policy).length) await writeFile(path.join(etc, 'policies', 'managed', 'actas.json'), JSON.stringify(policy));
+  const wrapper = path.join(dir, 'chromium');
+  await writeFile(
+    wrapper,
+    [
+      '#!/bin/sh',
+      `# Chromium with ${etc} as its ${ETC_CHROMIUM}, in a mount namespace of its own.`,
+      `exec unshare --mount --propagation private -- sh -c 'mount --bind "$1" ${ETC_CHROMIUM} && shift && exec "$0" "$@"' ${shellQuote(CHROMIUM)} ${shellQuote(etc)} "$@"`,
+      '',
+    ].join('\n'),
+  );
+  await chmod(wrapper, 0o755);
+  return wrapper;
+}
 
 /**
  * Starts Chromium with the extension; call close() from after(). With incognito, the
  * extension is allowed in incognito windows first, as the admin does on the browser's
- * extensions page (which reloads it).
+ * extensions page (which reloads it). With policy (a Chromium policy object, e.g.
+ * {"3rdparty": {extensions: {ID: settings}}}), Chromium reads it as machine policy.
  */
-export async function launchExtension({ incognito = false } = {}) {
+export async function launchExtension({ incognito = false, policy = null } = {}) {
   const profile = await mkdtemp(path.join(tmpdir(), 'actas-chromium-'));
+  const launcher = policy ? await mkdtemp(path.join(tmpdir(), 'actas-chromium-policy-')) : null;
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: launcher ? await chromiumWithPolicy(launcher, policy) : CHROMIUM,
     headless: false, // --headless=new below: the old headless mode loads no extensions
     viewport: { width: 1100, height: 720 },
     args: [
@@ -120,6 +185,7 @@ export async function launchExtension({ incognito = false } = {}) {
     async close() {
       await ctx.close().catch(() => {});
       await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      if (launcher) await rm(launcher, { recursive: true, force: true });
     },
   };
   return driver;
