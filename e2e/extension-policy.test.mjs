@@ -105,8 +105,9 @@ describe(NAME, { skip }, () => {
     assert.equal(rec.userUuid, alice.uuid);
     assert.equal(rec.outcome, 'issued');
     assert.equal(decoy.requests, 0, 'nothing went to the admin\'s stored Worker or issuer');
+    // End signs the tab out at Bare.ID (the tab stays; the browser closes with the suite).
     assert.deepEqual(await b.bg((id) => globalThis.actas.end(id), imp.id), { ended: true, recorded: true });
-    await app.close().catch(() => {});
+    await app.waitForURL(/\/protocol\/openid-connect\/logout/);
     await adminPage.close();
   });
 });
