@@ -122,6 +122,7 @@ before(async () => {
 });
 
 after(() => {
+  // ACTAS_TF_KEEP=1 keeps the temp copy (its plans included) for a look after a failure.
   if (process.env.ACTAS_TF_KEEP) return;
   if (work) rmSync(work, { recursive: true, force: true });
 });
