@@ -126,23 +126,32 @@ func waitQueued(t *testing.T, s *audit.Store, n int) {
 	}
 }
 
+// behindHeldBatch starts one append and holds its batch, so that the appends started
+// next queue behind it; release lets it run and returns that first append's error.
+func behindHeldBatch(s *audit.Store, h *heldDB) (release func() error) {
+	held, run := h.holdNext()
+	first := make(chan error, 1)
+	go func() { first <- s.Begin(context.Background(), record("first", t0)) }()
+	<-held
+	return func() error {
+		run()
+		return <-first
+	}
+}
+
 // Appends that arrive while another is being written go into the database together,
 // in one batch, and still form one chain.
 func TestOverlappingAppendsShareOneBatch(t *testing.T) {
 	s, h := openHeld(t)
 	ctx := context.Background()
-	held, release := h.holdNext()
-	first := make(chan error, 1)
-	go func() { first <- s.Begin(ctx, record("first", t0)) }()
-	<-held
+	release := behindHeldBatch(s, h)
 	const n = 10
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
 		go func() { errs <- s.Begin(ctx, record(fmt.Sprintf("g%d", i), t0)) }()
 	}
 	waitQueued(t, s, n)
-	release()
-	if err := <-first; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
@@ -163,13 +172,7 @@ func TestOverlappingAppendsShareOneBatch(t *testing.T) {
 func TestGroupedCountsSeeTheEventsBefore(t *testing.T) {
 	s, h := openHeld(t)
 	ctx := context.Background()
-	held, release := h.holdNext()
-	first := make(chan error, 1)
-	go func() {
-		_, _, err := s.BeginCounted(ctx, record("c0", t0), t0)
-		first <- err
-	}()
-	<-held
+	release := behindHeldBatch(s, h)
 	const n = 6
 	counts := make(chan int, n)
 	for i := 1; i <= n; i++ {
@@ -182,8 +185,7 @@ func TestGroupedCountsSeeTheEventsBefore(t *testing.T) {
 		}()
 	}
 	waitQueued(t, s, n)
-	release()
-	if err := <-first; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[int]bool{}
@@ -201,10 +203,7 @@ func TestGroupedCountsSeeTheEventsBefore(t *testing.T) {
 func TestRefusedEventFailsAloneInItsGroup(t *testing.T) {
 	s, h := openHeld(t)
 	ctx := context.Background()
-	held, release := h.holdNext()
-	first := make(chan error, 1)
-	go func() { first <- s.Begin(ctx, record("first", t0)) }()
-	<-held
+	release := behindHeldBatch(s, h)
 	good := make(chan error, 4)
 	bad := make(chan error, 1)
 	for i := 0; i < 2; i++ {
@@ -217,8 +216,7 @@ func TestRefusedEventFailsAloneInItsGroup(t *testing.T) {
 		go func() { good <- s.Begin(ctx, record(fmt.Sprintf("b%d", i), t0)) }()
 	}
 	waitQueued(t, s, 5)
-	release()
-	if err := <-first; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 4; i++ {
@@ -239,10 +237,7 @@ func TestRefusedEventFailsAloneInItsGroup(t *testing.T) {
 func TestWithdrawnAppendIsNotWritten(t *testing.T) {
 	s, h := openHeld(t)
 	ctx := context.Background()
-	held, release := h.holdNext()
-	first := make(chan error, 1)
-	go func() { first <- s.Begin(ctx, record("first", t0)) }()
-	<-held
+	release := behindHeldBatch(s, h)
 	gone, cancel := context.WithCancel(ctx)
 	withdrawn := make(chan error, 1)
 	go func() { withdrawn <- s.Begin(gone, record("gone", t0)) }()
@@ -254,8 +249,7 @@ func TestWithdrawnAppendIsNotWritten(t *testing.T) {
 	if err := <-withdrawn; !errors.Is(err, audit.ErrUnavailable) {
 		t.Fatalf("withdrawn append: %v", err)
 	}
-	release()
-	if err := <-first; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-behind; err != nil {
