@@ -84,7 +84,7 @@ async function startReference(stack, key, extra = {}) {
   return {
     ...ref,
     async restart() {
-      await ref.proc.stop();
+      await this.proc.stop(); // this.proc: the process the last restart started
       Object.assign(this, await startWranglerDev(args, 'reference wrangler dev'));
       return this.coldStartMs;
     },
