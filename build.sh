@@ -42,6 +42,11 @@ Commands:
                 cold start, the wasm's size by Go package, upload size; prints the
                 figures and writes build/bench/results.json. Misses no target fatally:
                 it reports.
+  profile [healthz|mint]
+                build with the wasm's function names, then record a CPU profile of
+                the Worker's isolate in workerd (wrangler's inspector) under load on
+                loopback; prints the busiest functions and writes
+                build/bench/profile-PATH.cpuprofile for Chrome DevTools
   keygen LABEL [ROLES]
                 print a new API key once, and its LABEL:sha256[:ROLES] line for
                 ACTAS_API_KEYS; ROLES is role|role (default: the impersonator role).
@@ -69,8 +74,11 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 # bench/bench.mjs, which stop what they start; here only temp dirs need cleaning up.
 
 TMP_DIRS=()
+RESTORE_WASM="" # a copy of build/app.wasm to put back (profile builds another)
 
 cleanup() {
+	if [[ -n $RESTORE_WASM ]]; then mv -f -- "$RESTORE_WASM" build/app.wasm; fi
+	RESTORE_WASM=""
 	for d in "${TMP_DIRS[@]}"; do rm -rf -- "$d"; done
 	TMP_DIRS=()
 }
@@ -352,6 +360,19 @@ bench() {
 	node bench/bench.mjs || die "the benchmark could not run"
 }
 
+profile() {
+	local which=${1:-healthz}
+	[[ $which == healthz || $which == mint ]] || die "profile takes healthz or mint, not $which"
+	npm_install
+	build || die "build failed"
+	go build -o build/bench/load ./bench/load || die "load generator build failed"
+	say "compile build/app.wasm again with its function names (the name section), for the profile"
+	cp build/app.wasm build/app-stripped.wasm
+	RESTORE_WASM=build/app-stripped.wasm # put back by cleanup, however this ends
+	GOOS=js GOARCH=wasm go build -trimpath -ldflags="-w" -o build/app.wasm ./wasm || die "wasm build failed"
+	node bench/profile.mjs "$which" || die "the profile could not be recorded"
+}
+
 gofmt_check() {
 	local out
 	out=$(find . \( -name node_modules -o -name .git -o -name .wrangler -o -name build \) -prune -o \
@@ -364,6 +385,7 @@ build) take_lock build; build ;;
 dev) shift; dev "$@" ;;
 test) take_lock test; test_all ;;
 bench) take_lock bench; bench ;;
+profile) take_lock profile; profile "${2:-}" ;;
 keygen) keygen "${2:-}" "${3:-}" ;;
 package) take_lock package; package ;;
 -h | --help | help) usage ;;

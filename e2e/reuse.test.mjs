@@ -108,6 +108,19 @@ describe('one Go instance per isolate', () => {
     assert.ok(end.goroutines <= base.goroutines + 2, `goroutines ${base.goroutines} -> ${end.goroutines}`);
   });
 
+  test('a burst reuses the goroutines of finished requests and keeps at most 16 waiting', async () => {
+    const burst = async () => {
+      const res = await pool(48, 48, () => stack.call('GET', '/healthz', undefined, null));
+      assert.deepEqual([...new Set(res.map((r) => r.status))], [200]);
+      return stats();
+    };
+    const first = await burst();
+    assert.ok(first.idleServers >= 1 && first.idleServers <= 16, `idle serving goroutines ${first.idleServers}`);
+    const second = await burst();
+    assert.ok(second.idleServers <= 16, `idle serving goroutines ${second.idleServers}`);
+    assert.ok(second.goroutines <= first.goroutines + 2, `goroutines ${first.goroutines} -> ${second.goroutines}`);
+  });
+
   test('a warm impersonation costs exactly one upstream request (service token reused)', async () => {
     await stack.mint(mintBody(), alpha.key); // the token is cached by now anyway
     const before = await stack.emulatorStats();

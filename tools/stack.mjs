@@ -404,7 +404,8 @@ async function waitHealthy(url, proc) {
 /**
  * Starts `wrangler dev` on 127.0.0.1 (port 0: a free one) with extra args (config, env
  * file, --persist-to) and waits for GET /healthz to answer 200. Resolves with the
- * process, its URL and coldStartMs: the time from spawning wrangler to that answer.
+ * process, its URL, its DevTools inspectorPort and coldStartMs: the time from spawning
+ * wrangler to that answer.
  */
 export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, echo } = {}) {
   if (!port) port = await freePort();
@@ -429,7 +430,7 @@ export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, 
     await proc.stop();
     throw err;
   }
-  return { proc, url, coldStartMs: Date.now() - startedAt };
+  return { proc, url, inspectorPort, coldStartMs: Date.now() - startedAt };
 }
 
 // ---- the stack ------------------------------------------------------------------------
@@ -519,6 +520,8 @@ export async function startStack({
       readyMs: Date.now() - startedAt,
       /** Time from spawning wrangler dev to the Worker's first successful answer. */
       coldStartMs: worker.coldStartMs,
+      /** wrangler dev's DevTools inspector port (loopback), for profiling. */
+      inspectorPort: worker.inspectorPort,
       /** Resolves with the name of the first process that exits on its own. */
       exited: Promise.race([emu.proc, worker.proc].map((p) => p.exited.then(() => p.name))),
       /** Everything wrangler dev (and so the Worker's log) printed so far. */
@@ -543,6 +546,7 @@ export async function startStack({
         procs.push(worker.proc);
         stack.workerURL = worker.url;
         stack.coldStartMs = worker.coldStartMs;
+        stack.inspectorPort = worker.inspectorPort;
         return worker.coldStartMs;
       },
     });

@@ -50,8 +50,12 @@ func funcOf(fn func(js.Value, []js.Value) any) js.Func {
 func serve(binding js.Value, handler http.Handler) {
 	binding.Set("serve", funcOf(func(_ js.Value, args []js.Value) any {
 		// Runs on the JavaScript caller's stack: return at once and do the work on a
-		// goroutine, which may wait for I/O.
-		go handle(handler, args)
+		// goroutine, which may wait for I/O: an idle one if there is one.
+		select {
+		case idleServers <- args:
+		default:
+			go serveLoop(handler, args)
+		}
 		return nil
 	}))
 	binding.Set("complete", funcOf(func(_ js.Value, args []js.Value) any {
@@ -59,6 +63,32 @@ func serve(binding js.Value, handler http.Handler) {
 		return nil
 	}))
 	ready()
+}
+
+// idleServers hands a request to a goroutine that has finished its last one. A fresh
+// goroutine starts on a small stack and grows it, by copying, to the depth a request
+// needs: a reused one has that stack already.
+var idleServers = make(chan []js.Value)
+
+// maxIdleServers bounds the goroutines kept waiting for a request; after a burst,
+// the rest exit.
+const maxIdleServers = 16
+
+// idleCount is how many serveLoop goroutines wait on idleServers (test hooks report it).
+var idleCount atomic.Int32
+
+// serveLoop serves args, then waits for another request while fewer than
+// maxIdleServers others wait.
+func serveLoop(h http.Handler, args []js.Value) {
+	for {
+		handle(h, args)
+		if idleCount.Add(1) > maxIdleServers {
+			idleCount.Add(-1)
+			return
+		}
+		args = <-idleServers
+		idleCount.Add(-1)
+	}
 }
 
 // Argument positions of binding.serve(method, url, headers, body, io, done).

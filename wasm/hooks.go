@@ -118,6 +118,7 @@ func (t *testHooks) stats(w http.ResponseWriter, r *http.Request) {
 		"sys":          m.Sys,
 		"numGC":        m.NumGC,
 		"goroutines":   runtime.NumGoroutine(),
+		"idleServers":  idleCount.Load(),
 		"funcsLive":    bridgeFuncs.Load(),
 		"jsRefsLive":   refs,
 		"opsInFlight":  opsInFlight(),

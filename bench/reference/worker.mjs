@@ -32,6 +32,7 @@ function requestId() {
 let head; // {seq, hash} of the newest event this isolate knows
 let appendQueue = Promise.resolve(); // appends of this isolate, one at a time
 let serviceToken; // {value, until}
+const VERSION = '0.1.0-g0000000'; // the shape of actas's build version, for the log line
 
 async function d1Delay(env) {
   const ms = Number(env.ACTAS_TEST_D1_DELAY_MS) || 0;
@@ -80,17 +81,24 @@ async function token(env) {
   return serviceToken.value;
 }
 
-const json = (status, body, id, extra = {}) => new Response(JSON.stringify(body), {
-  status,
-  headers: { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json', 'cache-control': 'no-store', 'x-request-id': id, ...extra },
-});
+const problems = new WeakMap(); // Response -> its problem type's slug, for the log line
 
-async function mint(request, env, id) {
+function json(status, body, id, extra = {}) {
+  const res = new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': status >= 400 ? 'application/problem+json' : 'application/json', 'cache-control': 'no-store', 'x-request-id': id, ...extra },
+  });
+  if (body.type) problems.set(res, body.type.slice('urn:actas:problem:'.length));
+  return res;
+}
+
+async function mint(request, env, id, log) {
   const auth = request.headers.get('authorization') ?? '';
   const digest = await sha256(auth.replace(/^Bearer /, ''));
   const entry = (env.ACTAS_API_KEYS ?? '').split(',').map((e) => e.split(':')).find(([, h]) => h === digest);
   if (!entry) return json(401, { type: 'urn:actas:problem:unauthenticated', status: 401 }, id);
   const actor = entry[0];
+  log.actor = actor;
   let req;
   try {
     req = JSON.parse(await request.text());
@@ -101,6 +109,7 @@ async function mint(request, env, id) {
     return json(400, { type: 'urn:actas:problem:invalid-body', status: 400 }, id);
   }
   const impId = crypto.randomUUID();
+  Object.assign(log, { impersonationId: impId, targetUser: req.userUuid.toLowerCase(), clientId: req.clientId });
   const now = new Date();
   const base = [impId, 'requested', now.toISOString(), actor, 'api-key', req.userUuid.toLowerCase(), req.clientId,
     String(req.reason ?? '').trim(), id, request.headers.get('cf-connecting-ip') ?? '', request.headers.get('user-agent') ?? ''];
@@ -115,6 +124,7 @@ async function mint(request, env, id) {
   base[1] = 'issued';
   base[2] = new Date().toISOString();
   await append(env, [...base, '', res.status, expires]);
+  log.outcome = 'issued';
   return json(201, { id: impId, token: body.token, url: body.url, method: 'POST', field: 'token', expiresAt: expires }, id,
     { location: `/v1/impersonations/${impId}` });
 }
@@ -123,6 +133,7 @@ export default {
   async fetch(request, env) {
     const start = Date.now();
     const id = requestId();
+    const log = {}; // what the mint adds to the log line
     const { pathname } = new URL(request.url);
     let res;
     try {
@@ -131,17 +142,24 @@ export default {
           headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': id },
         });
       } else if (request.method === 'POST' && pathname === '/v1/impersonations') {
-        res = await mint(request, env, id);
+        res = await mint(request, env, id, log);
       } else {
         res = json(404, { type: 'urn:actas:problem:not-found', status: 404 }, id);
       }
     } catch (err) {
       console.error(String(err));
+      log.error = 'audit: append failed';
       res = json(503, { type: 'urn:actas:problem:audit-unavailable', status: 503 }, id);
     }
+    // The same line as actas's (worker/server/log.go): its fields, in its order, with
+    // its values for these two routes, so that both pay the same for logging.
     console.log(JSON.stringify({
-      time: new Date().toISOString(), level: 'info', msg: 'request', requestId: id,
-      method: request.method, route: pathname, status: res.status, durationMs: Date.now() - start,
+      time: new Date().toISOString(), level: 'info', msg: 'request', version: VERSION, requestId: id,
+      method: request.method, route: pathname === '/v1/impersonations' ? 'POST /v1/impersonations' : pathname,
+      status: res.status, durationMs: Number((Date.now() - start).toFixed(3)),
+      actor: log.actor ?? '', actorKind: log.actor ? 'api-key' : '', impersonationId: log.impersonationId ?? '',
+      targetUser: log.targetUser ?? '', clientId: log.clientId ?? '', outcome: log.outcome ?? '',
+      problem: problems.get(res) ?? '', error: log.error ?? '', seq: 0, hash: '', detail: '',
     }));
     return res;
   },

@@ -16,10 +16,16 @@ const Unset = "unset"
 // shape is what build.sh passes; anything else (a linker flag gone wrong) is not shown.
 var shape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
 
-// String returns the build version, or Unset.
-func String() string {
-	if !shape.MatchString(version) {
+// checked is version, or Unset when it has another shape; worked out once, because
+// every log line carries it.
+var checked = check(version)
+
+func check(v string) string {
+	if !shape.MatchString(v) {
 		return Unset
 	}
-	return version
+	return v
 }
+
+// String returns the build version, or Unset.
+func String() string { return checked }
