@@ -92,35 +92,19 @@ async function chromiumWithPolicy(dir, policy) {
 export async function launchExtension({ incognito = false, policy = null } = {}) {
   const profile = await mkdtemp(path.join(tmpdir(), 'actas-chromium-'));
   const launcher = policy ? await mkdtemp(path.join(tmpdir(), 'actas-chromium-policy-')) : null;
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: launcher ? await chromiumWithPolicy(launcher, policy) : CHROMIUM,
-    headless: false, // --headless=new below: the old headless mode loads no extensions
-    viewport: { width: 1100, height: 720 },
-    args: [
-      '--headless=new',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      `--disable-extensions-except=${extensionDir}`,
-      `--load-extension=${extensionDir}`,
-    ],
-  });
+  const removeDirs = async () => {
+    await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    if (launcher) await rm(launcher, { recursive: true, force: true });
+  };
   const requests = [];
-  ctx.on('request', (req) => {
-    requests.push({
-      url: req.url(),
-      method: req.method(),
-      referer: req.headers().referer ?? '',
-      postData: req.postData() ?? '',
-      navigation: req.isNavigationRequest(),
-    });
-  });
-  let sw = ctx.serviceWorkers().find((w) => w.url().startsWith(EXTENSION_ORIGIN));
-  sw ??= await ctx.waitForEvent('serviceworker', { predicate: (w) => w.url().startsWith(EXTENSION_ORIGIN) });
-  if (incognito) sw = await allowInIncognito(ctx, sw);
+  let ctx;
+  let sw;
+  try {
+    ({ ctx, sw } = await startChromium(profile, launcher, policy, incognito, requests));
+  } catch (err) {
+    await removeDirs(); // a launch that failed leaves no profile behind
+    throw err;
+  }
   const tabs = new WeakMap(); // playwright page -> Tab, so a page keeps one identity
   const wrap = (page) => {
     let t = tabs.get(page);
@@ -184,11 +168,51 @@ export async function launchExtension({ incognito = false, policy = null } = {})
     },
     async close() {
       await ctx.close().catch(() => {});
-      await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-      if (launcher) await rm(launcher, { recursive: true, force: true });
+      await removeDirs();
     },
   };
   return driver;
+}
+
+/**
+ * Launches Chromium with the extension on profile, recording every request into
+ * requests from the start; resolves with the context and the extension's service worker.
+ */
+async function startChromium(profile, launcher, policy, incognito, requests) {
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: launcher ? await chromiumWithPolicy(launcher, policy) : CHROMIUM,
+    headless: false, // --headless=new below: the old headless mode loads no extensions
+    viewport: { width: 1100, height: 720 },
+    args: [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      `--disable-extensions-except=${extensionDir}`,
+      `--load-extension=${extensionDir}`,
+    ],
+  });
+  ctx.on('request', (req) => {
+    requests.push({
+      url: req.url(),
+      method: req.method(),
+      referer: req.headers().referer ?? '',
+      postData: req.postData() ?? '',
+      navigation: req.isNavigationRequest(),
+    });
+  });
+  try {
+    let sw = ctx.serviceWorkers().find((w) => w.url().startsWith(EXTENSION_ORIGIN));
+    sw ??= await ctx.waitForEvent('serviceworker', { predicate: (w) => w.url().startsWith(EXTENSION_ORIGIN) });
+    if (incognito) sw = await allowInIncognito(ctx, sw);
+    return { ctx, sw };
+  } catch (err) {
+    await ctx.close().catch(() => {});
+    throw err;
+  }
 }
 
 // Flips "Allow in Incognito" through the API behind chrome://extensions, then waits
