@@ -78,7 +78,7 @@ async function inspect(port) {
 }
 
 /** Self and inclusive sample shares by function name. */
-export function summarize(profile) {
+function summarize(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
