@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { test as nodeTest } from 'node:test';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
@@ -22,6 +23,16 @@ import { root } from './harness.mjs';
 import { Tab, WAIT_MS } from './tab.mjs';
 
 export const extensionDir = path.join(root, 'extension');
+
+// A browser test that hangs (a page that never loads, an event that never comes) fails
+// after this long instead of holding up the rest of the run. Generous: a loaded
+// machine is slow, and most waits inside a test have shorter limits of their own.
+const BROWSER_TEST_TIMEOUT_MS = 180_000;
+
+/** node:test's test(name, fn), failing after BROWSER_TEST_TIMEOUT_MS, for the browser suites. */
+export function test(name, fn) {
+  return nodeTest(name, { timeout: BROWSER_TEST_TIMEOUT_MS }, fn);
+}
 /** The development id that the manifest's public `key` gives the extension. */
 export const EXTENSION_ID = 'maocjchajlalcogpajlkfocplghlfopb';
 export const EXTENSION_ORIGIN = `chrome-extension://${EXTENSION_ID}`;

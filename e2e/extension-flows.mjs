@@ -6,9 +6,8 @@
 // leaked where, not the value.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
 
-import { artifactsDir } from './browser.mjs';
+import { artifactsDir, test } from './browser.mjs';
 import { seedUser } from './harness.mjs';
 import { WAIT_MS } from './tab.mjs';
 

@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 
-import { EXTENSION_ID, EXTENSION_ORIGIN, extensionIdFromKey, launchExtension, policyUnsupported } from './browser.mjs';
+import { EXTENSION_ID, EXTENSION_ORIGIN, extensionIdFromKey, launchExtension, policyUnsupported, test } from './browser.mjs';
 import { REASON, active, alice, auditRecord, go, menuClick, reasonWindow, signIn } from './extension-flows.mjs';
 import { root, startStack } from './harness.mjs';
 

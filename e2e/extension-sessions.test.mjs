@@ -5,9 +5,9 @@
 // impersonation replaced by a later one in the same profile is ended and its banner says
 // so. Tokens are never printed.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 
-import { EXTENSION_ORIGIN, launchExtension } from './browser.mjs';
+import { EXTENSION_ORIGIN, launchExtension, test } from './browser.mjs';
 import { go, reasonWindow } from './extension-flows.mjs';
 import { seedUser, startStack } from './harness.mjs';
 

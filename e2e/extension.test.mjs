@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { promisify } from 'node:util';
 
-import { EXTENSION_ORIGIN, artifactsDir, launchExtension } from './browser.mjs';
+import { EXTENSION_ORIGIN, artifactsDir, launchExtension, test } from './browser.mjs';
 import { ADDON_ID, FIREFOX_ORIGIN, launchFirefox } from './firefox.mjs';
 import { REASON, active, alice, auditRecord, bannerText, bob, configure, go, impersonateVia, mainFlows, privateWindowFlows, reasonWindow, menuClick, signIn } from './extension-flows.mjs';
 import { root, startStack } from './harness.mjs';

@@ -3,9 +3,9 @@
 // sign-in), first Cancel, then an admin. The login form must reach the emulator with
 // its own Origin, or the emulator refuses it as posted from another site.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 
-import { EXTENSION_ORIGIN, launchExtension } from './browser.mjs';
+import { EXTENSION_ORIGIN, launchExtension, test } from './browser.mjs';
 import { startStack } from './harness.mjs';
 
 const CLICK_TIMEOUT_MS = 15_000;
