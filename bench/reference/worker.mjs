@@ -18,7 +18,8 @@ const COLUMNS = ['seq', 'impersonation_id', 'event', 'at', 'actor', 'actor_kind'
 const INSERT = `INSERT INTO audit_events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`;
 const COUNT = `SELECT COUNT(*), MIN(r.at) FROM audit_events r
   WHERE r.event = 'requested' AND r.actor = ? AND r.actor_kind = ? AND r.at >= ?
-  AND NOT EXISTS (SELECT 1 FROM audit_events d WHERE d.impersonation_id = r.impersonation_id AND d.event = 'denied')`;
+  AND NOT EXISTS (SELECT 1 FROM audit_events d WHERE d.impersonation_id = r.impersonation_id
+    AND d.event IN ('issued', 'denied', 'failed') AND d.event = 'denied')`;
 
 const hex = (buf) => Array.from(new Uint8Array(buf), (x) => x.toString(16).padStart(2, '0')).join('');
 const sha256 = async (s) => hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
