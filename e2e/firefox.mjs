@@ -42,13 +42,23 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export async function launchFirefox({ extension = extensionDir, policies = null, prefs = {} } = {}) {
   const profile = await mkdtemp(path.join(tmpdir(), 'actas-firefox-'));
-  const requests = [];
-  const proxy = await recordingProxy(requests);
-  const executablePath = policies ? await firefoxWithPolicies(path.join(profile, 'app'), policies) : FIREFOX;
   const userDataDir = path.join(profile, 'profile');
-  await mkdir(userDataDir);
+  const requests = [];
+  let proxy;
   let browser;
+  // Stops what started and removes the profile: close(), or a launch that failed.
+  const teardown = async () => {
+    await browser?.close().catch(() => {});
+    if (proxy) {
+      proxy.server.closeAllConnections?.();
+      proxy.server.close();
+    }
+    await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  };
   try {
+    proxy = await recordingProxy(requests);
+    const executablePath = policies ? await firefoxWithPolicies(path.join(profile, 'app'), policies) : FIREFOX;
+    await mkdir(userDataDir);
     browser = await puppeteer.launch({
       browser: 'firefox',
       executablePath,
@@ -72,9 +82,7 @@ export async function launchFirefox({ extension = extensionDir, policies = null,
     const id = await browser.installExtension(extension);
     if (id !== ADDON_ID) throw new Error(`installed ${id}, not ${ADDON_ID}`);
   } catch (err) {
-    await browser?.close().catch(() => {});
-    proxy.server.close();
-    await rm(profile, { recursive: true, force: true });
+    await teardown();
     throw err;
   }
 
@@ -101,7 +109,13 @@ export async function launchFirefox({ extension = extensionDir, policies = null,
     return tab;
   }
 
-  const bridge = await open(`${FIREFOX_ORIGIN}/pages/open.html`);
+  let bridge;
+  try {
+    bridge = await open(`${FIREFOX_ORIGIN}/pages/open.html`);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
 
   const driver = {
     name: 'firefox',
@@ -154,12 +168,7 @@ export async function launchFirefox({ extension = extensionDir, policies = null,
       );
     },
     profileContains: (needle) => dirContains(userDataDir, Buffer.from(needle)),
-    async close() {
-      await browser.close().catch(() => {});
-      proxy.server.closeAllConnections?.();
-      proxy.server.close();
-      await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-    },
+    close: teardown,
   };
   return driver;
 }
