@@ -502,6 +502,8 @@ export function privateWindowFlows(t) {
     const started = await b.bg((info) => globalThis.actas.onMenuClick(info, undefined), info);
     assert.equal(started.outcome, 'reason');
     const win = await reasonWindow(b, started.requestId);
+    // Without the tab there is no page to read the name from: it comes with the click.
+    assert.equal(await win.text('#user-label'), 'Alice Archer');
     await win.fill('#reason', REASON);
     await win.select('#mode', 'tab');
     await go(win);

@@ -88,15 +88,24 @@ async function recent(current) {
   }
 }
 
+// While an operation of the popup's own runs (a sign-out ends every impersonation, then
+// drops the tokens), the storage changes it makes are no state to show: a snapshot taken
+// halfway would say "signed out" beside an impersonation that is being ended. Renders
+// wait for it, and it renders once it is done.
+let acting = 0;
+
 async function act(op, args) {
   $('error').textContent = '';
+  acting++;
+  generation++; // a render already on its way would show the state before the operation
   try {
     await call(op, args);
   } catch (err) {
     $('error').textContent = err.message;
-    return;
+  } finally {
+    acting--;
   }
-  await render();
+  await render().catch(showError);
 }
 
 // Renders overlap (a change arrives while one waits for the service worker): only the
@@ -104,6 +113,7 @@ async function act(op, args) {
 let generation = 0;
 
 async function render() {
+  if (acting) return; // act renders when its operation is done
   const mine = ++generation;
   const current = () => mine === generation;
   const status = await call('status');
