@@ -406,8 +406,25 @@ async function waitHealthy(url, proc) {
  * file, --persist-to) and waits for GET /healthz to answer 200. Resolves with the
  * process, its URL, its DevTools inspectorPort and coldStartMs: the time from spawning
  * wrangler to that answer.
+ *
+ * A port found free can be taken before wrangler binds it (by another test's process,
+ * or as the local end of any outgoing connection), and so can the ports wrangler picks
+ * for itself; when wrangler says an address is in use, it starts again on new ports,
+ * up to BIND_ATTEMPTS times.
  */
 export async function startWranglerDev(args, name = 'wrangler dev', { port = 0, echo } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWranglerDevOnce(args, name, { port, echo });
+    } catch (err) {
+      if (attempt >= BIND_ATTEMPTS || !/Address already in use/.test(err.message)) throw err;
+    }
+  }
+}
+
+const BIND_ATTEMPTS = 3;
+
+async function startWranglerDevOnce(args, name, { port, echo }) {
   if (!port) port = await freePort();
   const inspectorPort = await freePort();
   const startedAt = Date.now();
